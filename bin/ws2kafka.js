@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The sources are TypeScript with erasable syntax only: Node >= 22.18 runs them directly,
+// so there is no build step to remember. This shim only checks the Node version first.
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(
+    `ws2kafka needs Node.js >= 22.18 (found ${process.versions.node}). ` +
+      'Run it through npm (npx ws2kafka, npm start), which uses the Node 24 that npm ci installs, or install Node 22.18+/24.\n',
+  );
+  process.exit(1);
+}
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,6 @@
+// `ws2kafka mock`: arrives with issue #3.
+import { notImplemented } from './not-implemented.ts';
+
+export function run(_argv: string[]): Promise<number> {
+  return notImplemented('mock', 3);
+}

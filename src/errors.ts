@@ -1,0 +1,33 @@
+// One registry of error codes. Every code is documented in docs/errors.md (a test checks both ways).
+// `retryable` says whether trying the same thing again can help.
+
+export const ErrorCodes = {
+  USAGE: { retryable: false, summary: 'A command line or configuration value is not accepted.' },
+  UNKNOWN_COMMAND: { retryable: false, summary: 'The subcommand does not exist.' },
+  NOT_IMPLEMENTED: { retryable: false, summary: 'The subcommand exists but is not built yet.' },
+  JAVA_MISSING: { retryable: false, summary: 'The local broker needs Java 17 or newer on PATH.' },
+  MAVEN_MISSING: { retryable: false, summary: 'Fetching the Kafka broker needs Maven (mvn) on PATH.' },
+  KAFKA_FETCH_FAILED: { retryable: true, summary: 'Maven could not resolve the Apache Kafka broker artifacts.' },
+  KAFKA_FORMAT_FAILED: { retryable: false, summary: 'Formatting the KRaft log directory failed.' },
+  KAFKA_START_FAILED: { retryable: true, summary: 'The local broker exited or did not answer metadata requests in time.' },
+  KAFKA_STOP_FAILED: { retryable: true, summary: 'The local broker did not exit after SIGTERM and SIGKILL.' },
+  KAFKA_PORT_BUSY: { retryable: false, summary: 'Another program that is not a Kafka broker holds the port.' },
+} as const satisfies Record<string, { retryable: boolean; summary: string }>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class Ws2kError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'Ws2kError';
+    this.code = code;
+    this.retryable = ErrorCodes[code].retryable;
+  }
+}
+
+export function isWs2kError(err: unknown): err is Ws2kError {
+  return err instanceof Ws2kError;
+}
