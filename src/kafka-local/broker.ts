@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Ws2kError } from '../errors.ts';
 import { kafkaArtifacts, type KafkaArtifacts } from './artifacts.ts';
-import { brokerAnswers } from './probe.ts';
+import { brokerAnswers, portOpen } from './probe.ts';
 import { requireJava } from './tools.ts';
 
 const exec = promisify(execFile);
@@ -167,6 +167,11 @@ export interface StartOptions {
 export async function startBroker(o: BrokerOptions, so: StartOptions): Promise<{ alreadyRunning: boolean; status: BrokerStatus }> {
   const before = await brokerStatus(o);
   if (before.running) return { alreadyRunning: true, status: before };
+  for (const port of [o.port, o.controllerPort]) {
+    if (await portOpen(o.host, port)) {
+      throw new Ws2kError('KAFKA_PORT_BUSY', `${o.host}:${port} is taken by a program that is not a Kafka broker; stop it or choose other ports (--port, --controller-port)`);
+    }
+  }
   await requireJava();
   const kafka = await kafkaArtifacts(o.home, { update: so.update }, o.log);
   const dir = stateDir(o);
