@@ -11,7 +11,13 @@ export const ErrorCodes = {
   KAFKA_FORMAT_FAILED: { retryable: false, summary: 'Formatting the KRaft log directory failed.' },
   KAFKA_START_FAILED: { retryable: true, summary: 'The local broker exited or did not answer metadata requests in time.' },
   KAFKA_STOP_FAILED: { retryable: true, summary: 'The local broker did not exit after SIGTERM and SIGKILL.' },
+  AUTH_FAILED: { retryable: false, summary: 'The feed rejected the API key (auth_failed).' },
   KAFKA_PORT_BUSY: { retryable: false, summary: 'Another program that is not a Kafka broker holds the port.' },
+  FEED_LISTEN_FAILED: { retryable: true, summary: 'The feed server (mock) could not listen on its host and port.' },
+  REPLAY_FILE_UNREADABLE: { retryable: false, summary: 'The --replay file cannot be read or holds no frames.' },
+  MOCK_STATS_FAILED: { retryable: true, summary: "verify could not fetch or understand the mock's /stats." },
+  VERIFY_SETTLE_TIMEOUT: { retryable: true, summary: 'The topics kept growing: verify gave up waiting for them to settle.' },
+  VERIFY_READ_FAILED: { retryable: true, summary: 'verify could not read the topics from Kafka.' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
