@@ -10,7 +10,7 @@ const HELP = `Usage: ws2kafka mock [options]
 Serves a Polygon-compatible WebSocket feed of synthetic events (T, Q, A, AM, XT) to any number of
 clients: connected status, auth, subscribe/unsubscribe, one global timeline with "q" (a global
 sequence number) and "t" (send time, ms) in every event. GET /stats on the same port reports what
-each connection was sent (see docs/architecture.md, "The mock feed").
+each connection was sent (format: src/mock/stats.ts).
 
 Address:
   --host HOST                 default 127.0.0.1

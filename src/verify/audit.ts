@@ -140,11 +140,13 @@ function percentile(sorted: Float64Array, p: number): number | null {
 }
 
 export async function audit(o: AuditOptions): Promise<AuditReport> {
-  const topics = o.topics ?? ['trades', 'aggregates'];
+  // Copies: the Kafka client may reorder the arrays it is given.
+  const topics = [...(o.topics ?? ['trades', 'aggregates'])];
+  const brokers = [...o.brokers];
   const routes = o.routes ?? DEFAULT_ROUTES;
   const timeoutMs = o.timeoutMs ?? 300_000;
   const log = o.log ?? (() => {});
-  if ((o.settleMs ?? 0) > 0) await settle(o.brokers, topics, o.settleMs ?? 0, timeoutMs, log);
+  if ((o.settleMs ?? 0) > 0) await settle(brokers, [...topics], o.settleMs ?? 0, timeoutMs, log);
 
   let expected: Expected | undefined;
   if (o.mockStats !== undefined) {
@@ -178,8 +180,8 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
   let counts: Map<string, number>;
   try {
     counts = await readToEnd({
-      brokers: o.brokers,
-      topics,
+      brokers,
+      topics: [...topics],
       timeoutMs,
       onRecord: (rec) => {
         const { problem, event } = checkRecord(rec.topic, rec.key, rec.value, routes);
@@ -212,7 +214,7 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
       },
     });
   } catch (err) {
-    throw new Ws2kError('VERIFY_READ_FAILED', `reading ${topics.join(', ')} from ${o.brokers.join(',')}: ${(err as Error).message}`, { cause: err });
+    throw new Ws2kError('VERIFY_READ_FAILED', `reading ${topics.join(', ')} from ${brokers.join(',')}: ${(err as Error).message}`, { cause: err });
   }
   for (const t of topics) r.records[t] = counts.get(t) ?? 0;
   r.delivered = seen.distinct;
