@@ -1,6 +1,71 @@
-// `ws2kafka run`: arrives with issue #4.
-import { notImplemented } from './not-implemented.ts';
+// `ws2kafka run`: flags → configuration → the bridge; local broker and mock feed when none is given.
+import pino from 'pino';
+import { Bridge } from '../bridge/bridge.ts';
+import { loadRunConfig, runFlagSpec, runHelp } from '../config/run-config.ts';
+import { ws2kafkaHome } from '../kafka-local/home.ts';
+import { startBroker } from '../kafka-local/broker.ts';
+import { brokerAnswers } from '../kafka-local/probe.ts';
+import { metricsRegistry, serveMetrics } from '../metrics/prometheus.ts';
+import { parseFlags } from './args.ts';
 
-export function run(_argv: string[]): Promise<number> {
-  return notImplemented('run', 4);
+const LOCAL_BROKER = '127.0.0.1:9092';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags('run', argv, runFlagSpec());
+  if (values.help) {
+    process.stdout.write(runHelp());
+    return 0;
+  }
+  const config = await loadRunConfig(values);
+  const log = pino({ level: config.logLevel, base: { cmd: 'run' } }, pino.destination(2));
+  const cleanups: Array<() => Promise<void>> = [];
+
+  let brokers = config.brokers;
+  if (!brokers) {
+    brokers = [LOCAL_BROKER];
+    if (!(await brokerAnswers(LOCAL_BROKER, 2000))) {
+      log.info('no --brokers / KAFKA_BROKERS and nothing answers at 127.0.0.1:9092: starting the local broker (ws2kafka kafka start)');
+      await startBroker({ home: ws2kafkaHome(), host: '127.0.0.1', port: 9092, controllerPort: 9093, log: (line) => log.info(line) }, { update: false });
+    }
+  }
+
+  let url = config.url;
+  if (!url) {
+    const { startEmbeddedMock } = await import('./embedded-mock.ts');
+    const mock = await startEmbeddedMock(config.mockRate);
+    url = mock.url;
+    cleanups.push(() => mock.close());
+    log.info({ url, rate: config.mockRate }, 'no --url / WEBSOCKET_URL: reading the built-in mock feed');
+  }
+
+  const done = Promise.withResolvers<{ code: number; reason: string }>();
+  const bridge = new Bridge({ config: { ...config, url, brokers }, log, onDone: (r) => done.resolve(r) });
+  const m = bridge.metrics;
+
+  if (config.metricsPort > 0) {
+    const server = await serveMetrics(metricsRegistry(m), config.metricsPort, () => bridge.source.state === 'streaming');
+    if (server) cleanups.push(() => new Promise((r) => server.close(() => r())));
+    else log.warn({ port: config.metricsPort }, 'the metrics port is taken: /metrics is not served (choose --metrics-port, 0 for none)');
+  }
+  const printer = config.metricsIntervalMs > 0 ? setInterval(() => process.stdout.write(m.line() + '\n'), config.metricsIntervalMs) : undefined;
+
+  const onSignal = (signal: string) => done.resolve({ code: 0, reason: `received ${signal}` });
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  bridge.start();
+  const result = await done.promise;
+  log.info({ reason: result.reason }, 'shutting down: stopped reading; waiting for Kafka to acknowledge what is buffered');
+  const { unacknowledged } = await bridge.stop();
+  if (printer) clearInterval(printer);
+  process.stdout.write(m.line() + '\n');
+  for (const c of cleanups) await c().catch(() => undefined);
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
+  if (unacknowledged > 0) {
+    log.error({ unacknowledged }, `${unacknowledged} buffered events were not acknowledged within --shutdown-timeout and are lost`);
+    return 1;
+  }
+  if (result.code !== 0) process.stderr.write(`ws2kafka run: ${result.reason}\n`);
+  return result.code;
 }

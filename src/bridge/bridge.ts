@@ -1,0 +1,186 @@
+// The pipeline of `run`: source → split → route → sink, with the metrics every stage counts.
+// Per event (the hot path): one scan of the frame, two Buffer views, one record object.
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { RunConfig } from '../config/run-config.ts';
+import { Ws2kError } from '../errors.ts';
+import { BridgeMetrics } from '../metrics/metrics.ts';
+import { ROUTE_STATUS, Router, subscribedEvs } from '../route/route.ts';
+import { KafkaSink } from '../sink/kafka-sink.ts';
+import type { OutRecord } from '../sink/record-queue.ts';
+import { PolygonSource, type Gap } from '../source/polygon-source.ts';
+import { decodeJsonString, Slices, splitFrame } from '../split/split.ts';
+
+/** Most events one frame may hold (Polygon frames are about 1 MB at most). */
+const MAX_EVENTS_PER_FRAME = 100_000;
+const TAG_DEAD_LETTER = 1;
+const TAG_GAP = 2;
+const H_REASON = Buffer.from('ws2kafka.reason');
+const H_RECEIVED = Buffer.from('ws2kafka.received_at');
+
+export interface BridgeOptions {
+  config: RunConfig & { url: string; brokers: string[] };
+  log: Logger;
+  /** Called once when the bridge should end: reached --max-events, or a fatal error. */
+  onDone: (result: { code: number; reason: string }) => void;
+}
+
+export class Bridge {
+  readonly metrics = new BridgeMetrics();
+  readonly source: PolygonSource;
+  readonly sink: KafkaSink;
+  #o: BridgeOptions;
+  #router: Router;
+  #slices = new Slices(MAX_EVENTS_PER_FRAME);
+  #lastRejectLog = 0;
+  #lastDropLog = 0;
+  #watch: NodeJS.Timeout | undefined;
+
+  constructor(o: BridgeOptions) {
+    this.#o = o;
+    const c = o.config;
+    this.#router = new Router(c.topics, c.unknownTopic);
+    const wanted = new Set<string>([c.unknownTopic, c.deadLetterTopic, c.gapTopic]);
+    for (const ev of subscribedEvs(c.subscribe)) wanted.add(c.topics[ev] ?? c.unknownTopic);
+    this.sink = new KafkaSink({
+      brokers: c.brokers,
+      compression: c.compression,
+      lingerMs: c.lingerMs,
+      batchBytes: c.batchBytes,
+      capacity: c.bufferSize,
+      topics: [...wanted],
+      partitions: c.partitions,
+      replication: c.replication,
+      metrics: this.metrics,
+      log: o.log,
+      onSpace: () => this.source.resume(),
+      onTaggedAck: (tag) => {
+        if (tag === TAG_DEAD_LETTER) this.metrics.deadLettersProduced++;
+        else if (tag === TAG_GAP) this.metrics.gapRecordsProduced++;
+      },
+    });
+    this.source = new PolygonSource({
+      url: c.url,
+      apiKey: c.apiKey,
+      subscribe: c.subscribe,
+      log: o.log,
+      onFrame: (frame, receivedAt) => this.#onFrame(frame, receivedAt),
+      onGap: (gap) => this.#onGap(gap),
+      onReconnect: () => this.metrics.reconnects++,
+      onFatal: (err) => this.#o.onDone({ code: 1, reason: err.message }),
+    });
+  }
+
+  /** Starts reading at once (the feed drops slow readers); Kafka readiness is awaited in the sink. */
+  start(): void {
+    this.source.start();
+    this.sink.start().catch((err: unknown) => this.#o.onDone({ code: 1, reason: `Kafka: ${String(err)}` }));
+    const max = this.#o.config.maxEvents;
+    if (max > 0) {
+      this.#watch = setInterval(() => {
+        if (this.metrics.eventsProduced >= max) {
+          clearInterval(this.#watch);
+          this.#o.onDone({ code: 0, reason: `${this.metrics.eventsProduced} events acknowledged (--max-events ${max})` });
+        }
+      }, 20);
+    }
+  }
+
+  #onFrame(frame: Buffer, receivedAt: number): void {
+    const m = this.metrics;
+    m.framesReceived++;
+    const s = this.#slices;
+    splitFrame(frame, s);
+    if (s.error !== undefined) {
+      this.#reject(frame, s.error, s.errorAt);
+      return;
+    }
+    const router = this.#router;
+    const topics = router.topics;
+    let data = 0;
+    for (let e = 0; e < s.count; e++) {
+      const escaped = s.escaped[e] === 1;
+      const evS = s.evStart[e]!;
+      const topic = escaped && evS >= 0 ? router.routeName(decodeJsonString(frame, evS, s.evEnd[e]!)) : router.route(frame, evS, s.evEnd[e]!);
+      if (topic === ROUTE_STATUS) {
+        this.#status(frame.subarray(s.start[e], s.end[e]));
+        continue;
+      }
+      data++;
+      const ks = s.keyStart[e]!;
+      const key = ks < 0 ? undefined : escaped ? Buffer.from(decodeJsonString(frame, ks, s.keyEnd[e]!)) : frame.subarray(ks, s.keyEnd[e]);
+      // One shape for every record (key may be undefined: a null key in Kafka).
+      const record = { topic: topics[topic]!, key, value: frame.subarray(s.start[e], s.end[e]) } as OutRecord;
+      m.eventsReceived++;
+      if (!this.sink.offer(record, receivedAt)) this.#overflow(record, receivedAt);
+    }
+    if (data > 0) this.source.dataSeen();
+  }
+
+  #overflow(record: OutRecord, receivedAt: number): void {
+    if (this.#o.config.overflow === 'drop') {
+      this.metrics.eventsDropped++;
+      const now = Date.now();
+      if (now - this.#lastDropLog > 5000) {
+        this.#lastDropLog = now;
+        this.#o.log.warn({ dropped: this.metrics.eventsDropped, capacity: this.sink.queue.capacity }, 'buffer full: dropping events (--overflow drop); each is counted');
+      }
+      return;
+    }
+    // block: this event is already read, so it is kept; reading pauses until Kafka catches up.
+    this.sink.offer(record, receivedAt, true);
+    this.source.pause();
+  }
+
+  #status(event: Buffer): void {
+    this.metrics.statusEvents++;
+    let parsed: { status?: unknown; message?: unknown };
+    try {
+      parsed = JSON.parse(event.toString()) as { status?: unknown; message?: unknown };
+    } catch {
+      return;
+    }
+    this.source.status(typeof parsed.status === 'string' ? parsed.status : '', typeof parsed.message === 'string' ? parsed.message : '');
+  }
+
+  #reject(frame: Buffer, reason: string, at: number): void {
+    const m = this.metrics;
+    m.framesRejected++;
+    const headers = new Map<Buffer, Buffer>([
+      [H_REASON, Buffer.from(`${reason} at byte ${at}`)],
+      [H_RECEIVED, Buffer.from(String(Date.now()))],
+    ]);
+    this.sink.offer({ topic: this.#o.config.deadLetterTopic, value: frame, headers }, -TAG_DEAD_LETTER, true);
+    const now = Date.now();
+    if (now - this.#lastRejectLog > 5000) {
+      this.#lastRejectLog = now;
+      this.#o.log.warn({ reason, at, rejected: m.framesRejected, topic: this.#o.config.deadLetterTopic }, 'frame is not a JSON array of objects: sent whole to the dead-letter topic');
+    }
+  }
+
+  #onGap(gap: Gap): void {
+    this.metrics.gaps++;
+    this.#o.log.warn({ from: gap.from_iso, to: gap.to_iso, durationMs: gap.duration_ms, reason: gap.reason }, 'feed gap: no data could be received in this window');
+    this.sink.offer({ topic: this.#o.config.gapTopic, key: Buffer.from(gap.url), value: Buffer.from(JSON.stringify(gap)) }, -TAG_GAP, true);
+  }
+
+  /** Two-step shutdown: stop reading, then wait for acknowledgements up to the deadline. */
+  async stop(): Promise<{ unacknowledged: number }> {
+    if (this.#watch) clearInterval(this.#watch);
+    this.source.stop();
+    const drained = await this.sink.drain(this.#o.config.shutdownTimeoutMs);
+    const unacknowledged = drained ? 0 : this.sink.queue.size;
+    await this.sink.close();
+    return { unacknowledged };
+  }
+
+  /** performance.now() as the sink's clock: exported for tests that inject frames. */
+  static now(): number {
+    return performance.now();
+  }
+}
+
+export function requireUrl(url: string | undefined): string {
+  if (!url) throw new Ws2kError('USAGE', '--url is required here');
+  return url;
+}

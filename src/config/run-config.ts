@@ -1,0 +1,163 @@
+// `ws2kafka run` configuration: one table of options, loaded from a file < environment < flags.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { Ws2kError } from '../errors.ts';
+import { DEFAULT_TOPICS } from '../route/route.ts';
+import { parseBrokers, parseChoice, parseDuration, parseInteger, parseMap, parseTopic, parseUrl, usage } from './parse.ts';
+
+export const COMPRESSIONS = ['lz4', 'snappy', 'zstd', 'gzip', 'none'] as const;
+export const OVERFLOWS = ['block', 'drop'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export interface RunConfig {
+  url: string | undefined;
+  apiKey: string | undefined;
+  subscribe: string;
+  brokers: string[] | undefined;
+  topics: Record<string, string>;
+  unknownTopic: string;
+  deadLetterTopic: string;
+  gapTopic: string;
+  partitions: number;
+  replication: number;
+  compression: (typeof COMPRESSIONS)[number];
+  lingerMs: number;
+  batchBytes: number;
+  inflight: number;
+  bufferSize: number;
+  overflow: (typeof OVERFLOWS)[number];
+  metricsIntervalMs: number;
+  metricsPort: number;
+  maxEvents: number;
+  shutdownTimeoutMs: number;
+  mockRate: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+type Key = keyof RunConfig;
+
+interface Option {
+  key: Key;
+  flag: string;
+  env?: string;
+  arg: string;
+  help: string;
+  default: string | undefined;
+  parse: (option: string, value: string) => RunConfig[Key];
+}
+
+const str = (_o: string, v: string) => v;
+const int = (min: number, max?: number) => (o: string, v: string) => parseInteger(o, v, min, max);
+
+/** Every option of `run`: its flag, environment variable, default and help line. */
+export const RUN_OPTIONS: readonly Option[] = [
+  { key: 'url', flag: 'url', env: 'WEBSOCKET_URL', arg: 'URL', default: undefined, parse: parseUrl, help: 'feed to read (default: the built-in mock feed, started in-process)' },
+  { key: 'apiKey', flag: 'api-key', env: 'POLYGON_API_KEY', arg: 'KEY', default: undefined, parse: str, help: 'API key sent in the auth message; never logged' },
+  { key: 'subscribe', flag: 'subscribe', env: 'SUBSCRIBE', arg: 'PARAMS', default: 'T.*,AM.*', parse: str, help: 'subscription params, comma separated' },
+  { key: 'brokers', flag: 'brokers', env: 'KAFKA_BROKERS', arg: 'HOST:PORT,..', default: undefined, parse: parseBrokers, help: 'Kafka bootstrap servers (default: 127.0.0.1:9092, started with `ws2kafka kafka start` when nothing answers)' },
+  { key: 'topics', flag: 'topics', env: 'TOPICS', arg: 'EV=TOPIC,..', default: undefined, parse: parseMap, help: `ev to topic, merged over the defaults (${Object.entries(DEFAULT_TOPICS).map(([e, t]) => `${e}=${t}`).join(',')})` },
+  { key: 'unknownTopic', flag: 'unknown-topic', env: 'UNKNOWN_TOPIC', arg: 'TOPIC', default: 'ws2kafka-unknown', parse: parseTopic, help: 'topic for events whose ev has no mapping' },
+  { key: 'deadLetterTopic', flag: 'dead-letter-topic', env: 'DEAD_LETTER_TOPIC', arg: 'TOPIC', default: 'ws2kafka-dead-letter', parse: parseTopic, help: 'topic for frames that are not JSON arrays of objects (reason in a header)' },
+  { key: 'gapTopic', flag: 'gap-topic', env: 'GAP_TOPIC', arg: 'TOPIC', default: 'ws2kafka-gaps', parse: parseTopic, help: 'topic for disconnect (gap) records' },
+  { key: 'partitions', flag: 'partitions', env: 'KAFKA_PARTITIONS', arg: 'N', default: '-1', parse: int(-1, 100_000), help: "partitions of topics the bridge creates (-1: the broker's default)" },
+  { key: 'replication', flag: 'replication', env: 'KAFKA_REPLICATION', arg: 'N', default: '-1', parse: int(-1, 32), help: "replication factor of topics the bridge creates (-1: the broker's default)" },
+  { key: 'compression', flag: 'compression', env: 'KAFKA_COMPRESSION', arg: COMPRESSIONS.join('|'), default: 'lz4', parse: (o, v) => parseChoice(o, v, COMPRESSIONS), help: 'producer compression' },
+  { key: 'lingerMs', flag: 'linger', env: 'KAFKA_LINGER', arg: 'DURATION', default: '5ms', parse: parseDuration, help: 'longest wait to fill a batch' },
+  { key: 'batchBytes', flag: 'batch-bytes', env: 'KAFKA_BATCH_BYTES', arg: 'BYTES', default: '1048576', parse: int(1024, 64 * 1024 * 1024), help: 'a batch is sent once its values reach this size' },
+  { key: 'inflight', flag: 'inflight', env: 'KAFKA_INFLIGHT', arg: 'N', default: '1', parse: int(1, 1), help: 'produce requests in flight (1 keeps per-key order across retries)' },
+  { key: 'bufferSize', flag: 'buffer-size', env: 'KAFKA_BUFFER_SIZE', arg: 'EVENTS', default: '200000', parse: int(1000, 50_000_000), help: 'events held in memory between socket and Kafka' },
+  { key: 'overflow', flag: 'overflow', env: 'OVERFLOW', arg: OVERFLOWS.join('|'), default: 'block', parse: (o, v) => parseChoice(o, v, OVERFLOWS), help: 'when the buffer is full: block (pause reading the socket) or drop (discard and count)' },
+  { key: 'metricsIntervalMs', flag: 'metrics-interval', env: 'METRICS_INTERVAL', arg: 'DURATION', default: '30s', parse: parseDuration, help: 'how often the metrics line is printed (0: never)' },
+  { key: 'metricsPort', flag: 'metrics-port', env: 'METRICS_PORT', arg: 'PORT', default: '9464', parse: int(0, 65535), help: 'Prometheus /metrics and /health on 127.0.0.1 (0: off)' },
+  { key: 'maxEvents', flag: 'max-events', env: 'MAX_EVENTS', arg: 'N', default: '0', parse: int(0), help: 'exit 0 once N events are acknowledged by Kafka (0: run until stopped)' },
+  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'SHUTDOWN_TIMEOUT', arg: 'DURATION', default: '10s', parse: parseDuration, help: 'how long shutdown waits for acknowledgements' },
+  { key: 'mockRate', flag: 'mock-rate', env: 'MOCK_RATE', arg: 'EVENTS_PER_S', default: '1000', parse: int(1, 1_000_000), help: 'rate of the built-in mock feed (only without --url)' },
+  { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', arg: LOG_LEVELS.join('|'), default: 'info', parse: (o, v) => parseChoice(o, v, LOG_LEVELS), help: 'log verbosity (logs go to stderr as JSON lines)' },
+];
+
+export function runHelp(): string {
+  const rows = RUN_OPTIONS.map((o) => {
+    const left = `  --${o.flag} ${o.arg}`;
+    const def = o.default === undefined ? '' : ` [default: ${o.default}]`;
+    const env = o.env ? ` (env ${o.env})` : '';
+    return `${left.padEnd(38)} ${o.help}${def}${env}`;
+  });
+  return [
+    'Usage: ws2kafka run [options]',
+    '',
+    'Bridges a Polygon-protocol WebSocket feed into Kafka: one record per event, bytes unchanged,',
+    'keyed by symbol. Without options it starts a local broker and the built-in mock feed.',
+    'Precedence: --config file < environment < flags.',
+    '',
+    'Options:',
+    `${'  --config FILE'.padEnd(38)} JSON or YAML file with any of the options below, by flag name`,
+    ...rows,
+    `${'  -h, --help'.padEnd(38)} this text`,
+    '',
+  ].join('\n');
+}
+
+/** The parseArgs option table of `run`. */
+export function runFlagSpec(): Record<string, { type: 'string' }> {
+  const spec: Record<string, { type: 'string' }> = { config: { type: 'string' } };
+  for (const o of RUN_OPTIONS) spec[o.flag] = { type: 'string' };
+  return spec;
+}
+
+async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new Ws2kError('USAGE', `--config '${path}' cannot be read: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new Ws2kError('USAGE', `--config '${path}' is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw usage('--config', path, 'a file holding one object of options');
+  const known = new Set(RUN_OPTIONS.map((o) => o.flag));
+  for (const k of Object.keys(data)) {
+    if (!known.has(k)) throw new Ws2kError('USAGE', `--config '${path}': unknown option '${k}'; options are: ${[...known].join(', ')}`);
+  }
+  return data as Record<string, unknown>;
+}
+
+/** A config file value as the flag's text: maps become EV=TOPIC lists, lists are joined by commas. */
+function fileValue(v: unknown): string {
+  if (Array.isArray(v)) return v.map((x) => fileValue(x)).join(',');
+  if (typeof v === 'object' && v !== null) return Object.entries(v).map(([k, x]) => `${k}=${fileValue(x)}`).join(',');
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return '';
+}
+
+/** Merges file < env < flags, parses and validates every value. */
+export async function loadRunConfig(flags: Record<string, string | undefined>, env: NodeJS.ProcessEnv = process.env): Promise<RunConfig> {
+  const file = flags['config'] ? await readConfigFile(flags['config']) : {};
+  const config: Partial<Record<Key, unknown>> = {};
+  for (const o of RUN_OPTIONS) {
+    const fromFlag = flags[o.flag];
+    const fromEnv = o.env ? env[o.env] : undefined;
+    const fromFile = file[o.flag];
+    let raw: string | undefined;
+    let source: string;
+    if (fromFlag !== undefined) {
+      raw = fromFlag;
+      source = `--${o.flag}`;
+    } else if (fromEnv !== undefined && fromEnv !== '') {
+      raw = fromEnv;
+      source = o.env!;
+    } else if (fromFile !== undefined && fromFile !== null) {
+      raw = fileValue(fromFile);
+      source = `${o.flag} in ${flags['config']}`;
+    } else {
+      raw = o.default;
+      source = `--${o.flag}`;
+    }
+    config[o.key] = raw === undefined ? undefined : o.parse(source, raw);
+  }
+  config.topics = { ...DEFAULT_TOPICS, ...(config.topics as Record<string, string> | undefined) };
+  return config as RunConfig;
+}

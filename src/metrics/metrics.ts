@@ -1,0 +1,49 @@
+// The bridge's counters: plain fields, incremented on the hot path; read by the periodic metrics
+// line and by the Prometheus endpoint. One naming scheme: ws2kafka_<what>_<unit>.
+import { Histogram } from './histogram.ts';
+
+export class BridgeMetrics {
+  eventsReceived = 0;
+  framesReceived = 0;
+  /** Acknowledged by Kafka. */
+  eventsProduced = 0;
+  /** Discarded under --overflow drop. */
+  eventsDropped = 0;
+  /** Frames that were not JSON arrays of objects (sent whole to the dead-letter topic). */
+  framesRejected = 0;
+  deadLettersProduced = 0;
+  statusEvents = 0;
+  reconnects = 0;
+  gaps = 0;
+  gapRecordsProduced = 0;
+  produceErrors = 0;
+  bufferUsed = 0;
+  bufferCapacity = 0;
+  /** Receive → acknowledgement, in µs: since start, and since the last metrics line. */
+  readonly latency = new Histogram();
+  readonly intervalLatency = new Histogram();
+  readonly startedAt = Date.now();
+  #lastLineAt = Date.now();
+  #lastLineProduced = 0;
+
+  recordAck(latencyUs: number): void {
+    this.eventsProduced++;
+    this.latency.record(latencyUs);
+    this.intervalLatency.record(latencyUs);
+  }
+
+  /** The old tool's line, extended. Rate is acknowledged events per second since the last line. */
+  line(now = Date.now()): string {
+    const seconds = Math.max(0.001, (now - this.#lastLineAt) / 1000);
+    const rate = Math.round((this.eventsProduced - this.#lastLineProduced) / seconds);
+    const p99 = (this.intervalLatency.quantile(0.99) / 1000).toFixed(1);
+    this.#lastLineAt = now;
+    this.#lastLineProduced = this.eventsProduced;
+    this.intervalLatency.reset();
+    return (
+      `[Metrics] Received: ${this.eventsReceived} events (${this.framesReceived} frames), Produced: ${this.eventsProduced}, ` +
+      `Dropped: ${this.eventsDropped}, Rejected: ${this.framesRejected}, Buffer: ${this.bufferUsed}/${this.bufferCapacity}, ` +
+      `Rate: ${rate}/s, Lag p99: ${p99} ms, Reconnects: ${this.reconnects}`
+    );
+  }
+}

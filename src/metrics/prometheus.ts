@@ -1,0 +1,85 @@
+// /metrics (Prometheus text format, via prom-client) and /health on 127.0.0.1.
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BridgeMetrics } from './metrics.ts';
+
+type CounterField = 'eventsReceived' | 'framesReceived' | 'eventsProduced' | 'eventsDropped' | 'framesRejected' | 'deadLettersProduced' | 'reconnects' | 'gaps' | 'gapRecordsProduced' | 'produceErrors';
+
+/** Every exported series; docs/metrics.md documents each (a test checks both ways). */
+export const COUNTERS: ReadonlyArray<[string, CounterField, string]> = [
+  ['ws2kafka_events_received_total', 'eventsReceived', 'Events read from the WebSocket (status events excluded)'],
+  ['ws2kafka_frames_received_total', 'framesReceived', 'WebSocket frames read'],
+  ['ws2kafka_events_produced_total', 'eventsProduced', 'Events acknowledged by Kafka'],
+  ['ws2kafka_events_dropped_total', 'eventsDropped', 'Events discarded because the buffer was full under --overflow drop'],
+  ['ws2kafka_frames_rejected_total', 'framesRejected', 'Frames that were not JSON arrays of objects'],
+  ['ws2kafka_dead_letters_produced_total', 'deadLettersProduced', 'Rejected frames acknowledged by Kafka in the dead-letter topic'],
+  ['ws2kafka_reconnects_total', 'reconnects', 'WebSocket reconnections'],
+  ['ws2kafka_gaps_total', 'gaps', 'Disconnect windows (gaps) closed by a reconnection'],
+  ['ws2kafka_gap_records_produced_total', 'gapRecordsProduced', 'Gap records acknowledged by Kafka in the gap topic'],
+  ['ws2kafka_produce_errors_total', 'produceErrors', 'Failed produce requests (each is retried)'],
+];
+
+export const GAUGES: ReadonlyArray<[string, string]> = [
+  ['ws2kafka_buffer_events', 'Events in memory waiting for Kafka'],
+  ['ws2kafka_buffer_capacity_events', 'Capacity of the in-memory buffer'],
+  ['ws2kafka_ack_latency_seconds', 'Receive-to-acknowledgement latency since start, by quantile (0.5, 0.99, 1)'],
+];
+
+export function metricsRegistry(m: BridgeMetrics): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ws2kafka_process_' });
+  for (const [name, field, help] of COUNTERS) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(m[field]);
+      },
+    });
+  }
+  new Gauge({ name: 'ws2kafka_buffer_events', help: GAUGES[0]![1], registers: [registry], collect() { this.set(m.bufferUsed); } });
+  new Gauge({ name: 'ws2kafka_buffer_capacity_events', help: GAUGES[1]![1], registers: [registry], collect() { this.set(m.bufferCapacity); } });
+  new Gauge({
+    name: 'ws2kafka_ack_latency_seconds',
+    help: GAUGES[2]![1],
+    labelNames: ['quantile'],
+    registers: [registry],
+    collect() {
+      this.set({ quantile: '0.5' }, m.latency.quantile(0.5) / 1e6);
+      this.set({ quantile: '0.99' }, m.latency.quantile(0.99) / 1e6);
+      this.set({ quantile: '1' }, m.latency.max / 1e6);
+    },
+  });
+  return registry;
+}
+
+/** Serves /metrics and /health; resolves with the server, or undefined if the port is taken. */
+export function serveMetrics(registry: Registry, port: number, healthy: () => boolean): Promise<Server | undefined> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          res.writeHead(500);
+          res.end(String(err));
+        },
+      );
+    } else if (req.url === '/health') {
+      const ok = healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok }));
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}

@@ -1,0 +1,102 @@
+// The in-memory buffer between the socket and Kafka: a ring of records in arrival order with
+// their receive times. Bounded by `capacity` for events; control records (dead letters, gaps)
+// may exceed it (`force`), so they are never dropped.
+import type { MessageToProduce } from '@platformatic/kafka';
+
+export type OutRecord = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+
+export class RecordQueue {
+  readonly capacity: number;
+  #records: Array<OutRecord | undefined>;
+  #times: Float64Array;
+  #bytes: Float64Array;
+  #mask: number;
+  #head = 0;
+  #size = 0;
+  #byteSize = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    const slots = 2 ** Math.ceil(Math.log2(capacity + 1024));
+    this.#records = new Array<OutRecord | undefined>(slots);
+    this.#times = new Float64Array(slots);
+    this.#bytes = new Float64Array(slots);
+    this.#mask = slots - 1;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Bytes of the values (and keys) waiting. */
+  get bytes(): number {
+    return this.#byteSize;
+  }
+
+  get full(): boolean {
+    return this.#size >= this.capacity;
+  }
+
+  /** Appends a record; false when the queue is at capacity (unless forced). */
+  push(record: OutRecord, receivedAt: number, force = false): boolean {
+    if (this.#size >= this.capacity && !force) return false;
+    if (this.#size === this.#records.length) this.#grow();
+    const i = (this.#head + this.#size) & this.#mask;
+    this.#records[i] = record;
+    this.#times[i] = receivedAt;
+    const size = record.value!.length + (record.key?.length ?? 0);
+    this.#bytes[i] = size;
+    this.#byteSize += size;
+    this.#size++;
+    return true;
+  }
+
+  /** The first n records (n ≤ size), oldest first, without removing them. */
+  peek(n: number): OutRecord[] {
+    const out = new Array<OutRecord>(n);
+    for (let k = 0; k < n; k++) out[k] = this.#records[(this.#head + k) & this.#mask]!;
+    return out;
+  }
+
+  /** How many records from the head fit in `maxBytes` (at least one when not empty). */
+  countWithin(maxBytes: number): number {
+    let total = 0;
+    let k = 0;
+    while (k < this.#size) {
+      total += this.#bytes[(this.#head + k) & this.#mask]!;
+      if (total > maxBytes && k > 0) break;
+      k++;
+    }
+    return k;
+  }
+
+  /** Removes the first n records, calling onRecord with each one's receive time. */
+  shift(n: number, onRecord: (receivedAt: number) => void): void {
+    for (let k = 0; k < n; k++) {
+      const i = this.#head;
+      onRecord(this.#times[i]!);
+      this.#byteSize -= this.#bytes[i]!;
+      this.#records[i] = undefined;
+      this.#head = (this.#head + 1) & this.#mask;
+    }
+    this.#size -= n;
+  }
+
+  #grow(): void {
+    const n = this.#records.length;
+    const records = new Array<OutRecord | undefined>(n * 2);
+    const times = new Float64Array(n * 2);
+    const bytes = new Float64Array(n * 2);
+    for (let k = 0; k < this.#size; k++) {
+      const i = (this.#head + k) & this.#mask;
+      records[k] = this.#records[i];
+      times[k] = this.#times[i]!;
+      bytes[k] = this.#bytes[i]!;
+    }
+    this.#records = records;
+    this.#times = times;
+    this.#bytes = bytes;
+    this.#mask = n * 2 - 1;
+    this.#head = 0;
+  }
+}

@@ -1,0 +1,263 @@
+// The WebSocket side: connect, authenticate, subscribe, keep the connection alive, reconnect with
+// backoff and jitter, and report every disconnect window as a gap. Frames are handed on as the
+// Buffers ws delivers: never converted to strings here.
+//
+// States: connecting → authenticating → subscribing → streaming → (closed → waiting → connecting).
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import { redactUrl } from '../config/parse.ts';
+import { Ws2kError } from '../errors.ts';
+import { Backoff } from './backoff.ts';
+
+export const SourceStates = {
+  CONNECTING: 'connecting',
+  AUTHENTICATING: 'authenticating',
+  SUBSCRIBING: 'subscribing',
+  STREAMING: 'streaming',
+  WAITING: 'waiting',
+  STOPPED: 'stopped',
+} as const;
+export type SourceState = (typeof SourceStates)[keyof typeof SourceStates];
+
+export interface Gap {
+  type: 'gap';
+  /** The connection whose data stopped, and the one it resumed on. */
+  connection_id: string;
+  resumed_connection_id: string;
+  /** When data stopped (the last frame received) and when the feed was subscribed again (ms). */
+  from: number;
+  to: number;
+  from_iso: string;
+  to_iso: string;
+  duration_ms: number;
+  reason: string;
+  reconnect_attempts: number;
+  subscriptions: string;
+  url: string;
+}
+
+export interface SourceOptions {
+  url: string;
+  apiKey: string | undefined;
+  subscribe: string;
+  log: Logger;
+  /** A data frame; receivedAt is performance.now(). */
+  onFrame: (frame: Buffer, receivedAt: number) => void;
+  onGap: (gap: Gap) => void;
+  onReconnect: () => void;
+  /** Authentication failed: the bridge must stop (no retry loop). */
+  onFatal: (err: Ws2kError) => void;
+  pingIntervalMs?: number;
+  silenceTimeoutMs?: number;
+  /** Minimum wait after a max_connections status (another client holds the key's connection). */
+  maxConnectionsBackoffMs?: number;
+  backoff?: Backoff;
+  /** Largest frame accepted, bytes. */
+  maxFrameBytes?: number;
+}
+
+export class PolygonSource {
+  #o: SourceOptions;
+  #ws: WebSocket | undefined;
+  #state: SourceState = SourceStates.WAITING;
+  #backoff: Backoff;
+  #connectionId = '';
+  #lastFrameAt = 0;
+  #lastSeenAt = 0;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  /** An open disconnect window, waiting for the next subscription to close it. */
+  #openGap: { connectionId: string; from: number; reason: string; attempts: number } | undefined;
+  #closeReason = '';
+  #floorMs = 0;
+  #paused = false;
+  #stopped = false;
+  #urlForLogs: string;
+
+  constructor(o: SourceOptions) {
+    this.#o = o;
+    this.#backoff = o.backoff ?? new Backoff();
+    this.#urlForLogs = redactUrl(o.url);
+  }
+
+  get state(): SourceState {
+    return this.#state;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#connect();
+  }
+
+  /** Stops reading and closes the connection (no gap is recorded for a chosen stop). */
+  stop(): void {
+    this.#stopped = true;
+    this.#state = SourceStates.STOPPED;
+    this.#clearTimers();
+    const ws = this.#ws;
+    this.#ws = undefined;
+    if (ws) {
+      ws.removeAllListeners('message');
+      ws.close(1000, 'bridge shutting down');
+      setTimeout(() => ws.terminate(), 1000).unref();
+    }
+  }
+
+  /** Backpressure for --overflow block: stop reading the socket (TCP then pushes back). */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#ws?.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#ws?.resume();
+  }
+
+  /** A status event from a frame (the bridge splits frames; status events come back here). */
+  status(status: string, message: string): void {
+    const log = this.#o.log;
+    switch (status) {
+      case 'connected':
+        return;
+      case 'auth_success':
+        this.#state = SourceStates.SUBSCRIBING;
+        this.#send({ action: 'subscribe', params: this.#o.subscribe });
+        return;
+      case 'auth_failed':
+        this.#o.onFatal(new Ws2kError('AUTH_FAILED', `authentication failed at ${this.#urlForLogs}: the feed said "${message}". Check POLYGON_API_KEY / --api-key`));
+        this.stop();
+        return;
+      case 'success':
+        if (this.#state === SourceStates.SUBSCRIBING) this.#streaming();
+        log.debug({ message }, 'subscription acknowledged');
+        return;
+      case 'max_connections':
+        this.#floorMs = this.#o.maxConnectionsBackoffMs ?? 60_000;
+        this.#closeReason = 'max_connections';
+        log.warn(
+          { url: this.#urlForLogs, waitMs: this.#floorMs, message },
+          'the feed refused this connection: max_connections (another client is connected with the same API key); waiting before reconnecting so as not to evict it',
+        );
+        return;
+      case 'auth_timeout':
+      case 'force_disconnect':
+      case 'slow_consumer':
+        this.#closeReason = status;
+        log.warn({ status, message }, `the feed sent ${status}`);
+        return;
+      default:
+        log.info({ status, message }, 'status from the feed');
+    }
+  }
+
+  #connect(): void {
+    if (this.#stopped) return;
+    this.#state = SourceStates.CONNECTING;
+    this.#closeReason = '';
+    this.#connectionId = randomUUID();
+    const ws = new WebSocket(this.#o.url, { maxPayload: this.#o.maxFrameBytes ?? 16 * 1024 * 1024, perMessageDeflate: false });
+    this.#ws = ws;
+    ws.on('open', () => {
+      this.#state = SourceStates.AUTHENTICATING;
+      this.#lastSeenAt = Date.now();
+      this.#o.log.info({ url: this.#urlForLogs, connection: this.#connectionId }, 'connected; authenticating');
+      this.#send({ action: 'auth', params: this.#o.apiKey ?? '' });
+      this.#startLiveness(ws);
+      if (this.#paused) ws.pause();
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const now = performance.now();
+      this.#lastSeenAt = Date.now();
+      this.#lastFrameAt = this.#lastSeenAt;
+      if (isBinary) return; // Polygon documents text frames only
+      this.#o.onFrame(data, now);
+    });
+    ws.on('pong', () => {
+      this.#lastSeenAt = Date.now();
+    });
+    ws.on('error', (err) => {
+      if (!this.#closeReason) this.#closeReason = `error: ${err.message}`;
+    });
+    ws.on('close', (code, reasonBuf) => {
+      if (this.#ws !== ws) return;
+      this.#ws = undefined;
+      this.#clearTimers();
+      if (this.#stopped) return;
+      const reason = this.#closeReason || `closed by the server (code ${code}${reasonBuf.length ? `: ${reasonBuf.toString()}` : ''})`;
+      // A window opens when a connection that had streamed goes down; failed attempts extend it.
+      if (this.#openGap === undefined && this.#state === SourceStates.STREAMING) {
+        this.#openGap = { connectionId: this.#connectionId, from: this.#lastFrameAt || Date.now(), reason, attempts: 0 };
+      }
+      if (this.#openGap) this.#openGap.attempts++;
+      this.#state = SourceStates.WAITING;
+      const delay = this.#backoff.next(this.#floorMs);
+      this.#floorMs = 0;
+      this.#o.log.warn({ url: this.#urlForLogs, reason, reconnectInMs: delay, attempt: this.#backoff.attempt }, 'disconnected from the feed; reconnecting');
+      this.#reconnectTimer = setTimeout(() => {
+        this.#reconnectTimer = undefined;
+        this.#o.onReconnect();
+        this.#connect();
+      }, delay);
+    });
+  }
+
+  /** The bridge saw a data event: data flows even if the subscription's ack has not come yet. */
+  dataSeen(): void {
+    if (this.#state === SourceStates.SUBSCRIBING) this.#streaming();
+  }
+
+  #streaming(): void {
+    this.#state = SourceStates.STREAMING;
+    this.#backoff.reset();
+    this.#o.log.info({ subscriptions: this.#o.subscribe, connection: this.#connectionId }, 'subscribed; streaming');
+    const gap = this.#openGap;
+    if (gap) {
+      this.#openGap = undefined;
+      const to = Date.now();
+      this.#o.onGap({
+        type: 'gap',
+        connection_id: gap.connectionId,
+        resumed_connection_id: this.#connectionId,
+        from: gap.from,
+        to,
+        from_iso: new Date(gap.from).toISOString(),
+        to_iso: new Date(to).toISOString(),
+        duration_ms: to - gap.from,
+        reason: gap.reason,
+        reconnect_attempts: gap.attempts,
+        subscriptions: this.#o.subscribe,
+        url: this.#urlForLogs,
+      });
+    }
+  }
+
+  #send(message: { action: string; params: string }): void {
+    const ws = this.#ws;
+    if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+  }
+
+  #startLiveness(ws: WebSocket): void {
+    const interval = this.#o.pingIntervalMs ?? 20_000;
+    const silence = this.#o.silenceTimeoutMs ?? 30_000;
+    this.#pingTimer = setInterval(() => {
+      if (Date.now() - this.#lastSeenAt > silence) {
+        this.#closeReason = `no data or pong for ${silence} ms`;
+        ws.terminate();
+        return;
+      }
+      ws.ping();
+    }, Math.min(interval, silence / 2));
+  }
+
+  #clearTimers(): void {
+    if (this.#pingTimer) clearInterval(this.#pingTimer);
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#pingTimer = undefined;
+    this.#reconnectTimer = undefined;
+  }
+}
