@@ -75,9 +75,12 @@ export class PolygonSource {
   #paused = false;
   #stopped = false;
   #urlForLogs: string;
+  /** The current subscription params (changed at run time by the proxy). */
+  #subscribe: string;
 
   constructor(o: SourceOptions) {
     this.#o = o;
+    this.#subscribe = o.subscribe;
     this.#backoff = o.backoff ?? new Backoff();
     this.#urlForLogs = redactUrl(o.url);
   }
@@ -126,7 +129,11 @@ export class PolygonSource {
         return;
       case 'auth_success':
         this.#state = SourceStates.SUBSCRIBING;
-        this.#send({ action: 'subscribe', params: this.#o.subscribe });
+        if (this.#subscribe === '') {
+          this.#streaming();
+          return;
+        }
+        this.#send({ action: 'subscribe', params: this.#subscribe });
         return;
       case 'auth_failed':
         this.#o.onFatal(new Ws2kError('AUTH_FAILED', `authentication failed at ${this.#urlForLogs}: the feed said "${message}". Check POLYGON_API_KEY / --api-key`));
@@ -206,6 +213,26 @@ export class PolygonSource {
     });
   }
 
+  get subscriptions(): string {
+    return this.#subscribe;
+  }
+
+  /**
+   * Replaces the subscription set. While connected, sends the difference (subscribe the new
+   * params, unsubscribe the dropped ones); after a reconnect the whole current set is subscribed.
+   */
+  setSubscriptions(params: string): void {
+    const split = (p: string) => new Set(p.split(',').map((x) => x.trim()).filter(Boolean));
+    const before = split(this.#subscribe);
+    const after = split(params);
+    this.#subscribe = [...after].join(',');
+    if (this.#state !== SourceStates.STREAMING && this.#state !== SourceStates.SUBSCRIBING) return;
+    const added = [...after].filter((x) => !before.has(x));
+    const removed = [...before].filter((x) => !after.has(x));
+    if (added.length > 0) this.#send({ action: 'subscribe', params: added.join(',') });
+    if (removed.length > 0) this.#send({ action: 'unsubscribe', params: removed.join(',') });
+  }
+
   /** The bridge saw a data event: data flows even if the subscription's ack has not come yet. */
   dataSeen(): void {
     if (this.#state === SourceStates.SUBSCRIBING) this.#streaming();
@@ -214,7 +241,7 @@ export class PolygonSource {
   #streaming(): void {
     this.#state = SourceStates.STREAMING;
     this.#backoff.reset();
-    this.#o.log.info({ subscriptions: this.#o.subscribe, connection: this.#connectionId }, 'subscribed; streaming');
+    this.#o.log.info({ subscriptions: this.#subscribe, connection: this.#connectionId }, 'subscribed; streaming');
     const gap = this.#openGap;
     if (gap) {
       this.#openGap = undefined;
@@ -230,7 +257,7 @@ export class PolygonSource {
         duration_ms: to - gap.from,
         reason: gap.reason,
         reconnect_attempts: gap.attempts,
-        subscriptions: this.#o.subscribe,
+        subscriptions: this.#subscribe,
         url: this.#urlForLogs,
       });
     }
