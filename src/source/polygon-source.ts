@@ -25,7 +25,8 @@ export interface Gap {
   type: 'gap';
   /** The connection whose data stopped, and the one it resumed on. */
   connection_id: string;
-  resumed_connection_id: string;
+  /** null when the bridge stopped before it could reconnect. */
+  resumed_connection_id: string | null;
   /** When data stopped (the last frame received) and when the feed was subscribed again (ms). */
   from: number;
   to: number;
@@ -94,8 +95,12 @@ export class PolygonSource {
     this.#connect();
   }
 
-  /** Stops reading and closes the connection (no gap is recorded for a chosen stop). */
+  /**
+   * Stops reading and closes the connection. A chosen stop is no gap; but a window still open
+   * (disconnected, not yet resumed) is reported now, with `resumed_connection_id: null`.
+   */
   stop(): void {
+    if (this.#openGap && !this.#stopped) this.#closeGap(null, '; not resumed: the bridge stopped');
     this.#stopped = true;
     this.#state = SourceStates.STOPPED;
     this.#clearTimers();
@@ -242,6 +247,10 @@ export class PolygonSource {
     this.#state = SourceStates.STREAMING;
     this.#backoff.reset();
     this.#o.log.info({ subscriptions: this.#subscribe, connection: this.#connectionId }, 'subscribed; streaming');
+    if (this.#openGap) this.#closeGap(this.#connectionId, '');
+  }
+
+  #closeGap(resumedOn: string | null, note: string): void {
     const gap = this.#openGap;
     if (gap) {
       this.#openGap = undefined;
@@ -249,13 +258,13 @@ export class PolygonSource {
       this.#o.onGap({
         type: 'gap',
         connection_id: gap.connectionId,
-        resumed_connection_id: this.#connectionId,
+        resumed_connection_id: resumedOn,
         from: gap.from,
         to,
         from_iso: new Date(gap.from).toISOString(),
         to_iso: new Date(to).toISOString(),
         duration_ms: to - gap.from,
-        reason: gap.reason,
+        reason: gap.reason + note,
         reconnect_attempts: gap.attempts,
         subscriptions: this.#subscribe,
         url: this.#urlForLogs,
