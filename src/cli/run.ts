@@ -1,6 +1,7 @@
 // `ws2kafka run`: flags → configuration → the bridge; local broker and mock feed when none is given.
 import pino from 'pino';
 import { Bridge } from '../bridge/bridge.ts';
+import { redactUrl } from '../config/parse.ts';
 import { loadRunConfig, runFlagSpec, runHelp } from '../config/run-config.ts';
 import { ws2kafkaHome } from '../kafka-local/home.ts';
 import { startBroker } from '../kafka-local/broker.ts';
@@ -54,6 +55,10 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   bridge.start();
+  const every = config.metricsIntervalMs > 0 ? `a metrics line every ${config.metricsIntervalMs / 1000}s` : 'no periodic metrics line';
+  process.stdout.write(
+    `ws2kafka: ${config.url ? redactUrl(url) : `the built-in mock feed (${config.mockRate} events/s)`} → Kafka ${brokers.join(',')}, subscribed to ${config.subscribe}; ${every}; Ctrl-C stops\n`,
+  );
   const result = await done.promise;
   log.info({ reason: result.reason }, 'shutting down: stopped reading; waiting for Kafka to acknowledge what is buffered');
   const { unacknowledged } = await bridge.stop();
