@@ -68,6 +68,8 @@ export class Bridge {
       onGap: (gap) => this.#onGap(gap),
       onReconnect: () => this.metrics.reconnects++,
       onFatal: (err) => this.#o.onDone({ code: 1, reason: err.message }),
+      pingIntervalMs: c.pingIntervalMs,
+      silenceTimeoutMs: c.silenceTimeoutMs,
     });
   }
 

@@ -32,6 +32,8 @@ export interface RunConfig {
   shutdownTimeoutMs: number;
   mockRate: number;
   logLevel: (typeof LOG_LEVELS)[number];
+  pingIntervalMs: number;
+  silenceTimeoutMs: number;
 }
 
 type Key = keyof RunConfig;
@@ -71,6 +73,8 @@ export const RUN_OPTIONS: readonly Option[] = [
   { key: 'metricsPort', flag: 'metrics-port', env: 'METRICS_PORT', arg: 'PORT', default: '9464', parse: int(0, 65535), help: 'Prometheus /metrics and /health on 127.0.0.1 (0: off)' },
   { key: 'maxEvents', flag: 'max-events', env: 'MAX_EVENTS', arg: 'N', default: '0', parse: int(0), help: 'exit 0 once N events are acknowledged by Kafka (0: run until stopped)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'SHUTDOWN_TIMEOUT', arg: 'DURATION', default: '10s', parse: parseDuration, help: 'how long shutdown waits for acknowledgements' },
+  { key: 'pingIntervalMs', flag: 'ping-interval', env: 'PING_INTERVAL', arg: 'DURATION', default: '20s', parse: parseDuration, help: 'how often the bridge pings the feed' },
+  { key: 'silenceTimeoutMs', flag: 'silence-timeout', env: 'SILENCE_TIMEOUT', arg: 'DURATION', default: '30s', parse: parseDuration, help: 'no frame and no pong for this long: the connection is dead, reconnect' },
   { key: 'mockRate', flag: 'mock-rate', env: 'MOCK_RATE', arg: 'EVENTS_PER_S', default: '1000', parse: int(1, 1_000_000), help: 'rate of the built-in mock feed (only without --url)' },
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', arg: LOG_LEVELS.join('|'), default: 'info', parse: (o, v) => parseChoice(o, v, LOG_LEVELS), help: 'log verbosity (logs go to stderr as JSON lines)' },
 ];

@@ -84,3 +84,47 @@ test('max_connections: a warning naming the cause, and no reconnect faster than 
   bridge.proc.kill('SIGTERM');
   assert.equal((await bridge.exited).code, 0);
 });
+
+test('a feed that goes silent (no frames, no pongs) is detected, reconnected, and recorded as a gap', async (t) => {
+  const { WebSocketServer } = await import('ws');
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, autoPong: false });
+  t.after(() => new Promise<void>((r) => wss.close(() => r())));
+  let connections = 0;
+  wss.on('connection', (ws) => {
+    const n = ++connections;
+    ws.send('[{"ev":"status","status":"connected","message":"Connected Successfully"}]');
+    ws.on('message', (m: Buffer) => {
+      const a = JSON.parse(m.toString()) as { action: string };
+      if (a.action === 'auth') ws.send('[{"ev":"status","status":"auth_success","message":"authenticated"}]');
+      if (a.action === 'subscribe') ws.send(`[{"ev":"T","sym":"S","q":${n},"t":${Date.now()}}]`); // then silence
+    });
+  });
+  await new Promise((r) => wss.once('listening', r));
+  const { port } = wss.address() as { port: number };
+  const topics = testTopics((fn) => t.after(fn));
+  const bridge = startBridge(['--url', `ws://127.0.0.1:${port}/`, '--silence-timeout', '1s', '--ping-interval', '300ms', '--metrics-interval', '200ms', ...topics.flags]);
+  t.after(() => bridge.proc.kill('SIGKILL'));
+  await waitFor(() => connections >= 2 && /Produced: 2,/.test(bridge.stdout()), 20_000, 'a reconnection after silence and its event acknowledged');
+  bridge.proc.kill('SIGTERM');
+  assert.equal((await bridge.exited).code, 0, bridge.stderr());
+  const gaps: Array<{ reason: string; resumed_connection_id: string | null }> = [];
+  await readToEnd({ brokers: testBrokers(), topics: [topics.gaps], onRecord: (r) => gaps.push(JSON.parse(r.value.toString()) as (typeof gaps)[number]) });
+  assert.ok(gaps.length >= 1);
+  assert.match(gaps[0]!.reason, /no data or pong for 1000 ms/);
+  assert.ok(gaps[0]!.resumed_connection_id !== null);
+});
+
+test('Kafka unreachable at start: said clearly, the bridge keeps trying, and what it could not deliver is reported', async (t) => {
+  const mock = await startMockServer({ port: 0, rate: 100 });
+  t.after(() => mock.close());
+  // A later --brokers wins over the suite's (the last occurrence of a flag counts).
+  const unreachable = startBridge(['--url', mock.url, '--brokers', '127.0.0.1:1', '--shutdown-timeout', '1s', '--metrics-interval', '0']);
+  t.after(() => unreachable.proc.kill('SIGKILL'));
+  await waitFor(() => /Kafka at 127\.0\.0\.1:1 is unreachable/.test(unreachable.stderr()), 20_000, 'the unreachable warning');
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(unreachable.proc.exitCode, null, 'still running, still trying');
+  unreachable.proc.kill('SIGTERM');
+  const { code } = await unreachable.exited;
+  assert.equal(code, 1, 'events it read but could not deliver make the exit non-zero');
+  assert.match(unreachable.stderr(), /buffered events were not acknowledged within --shutdown-timeout/);
+});
