@@ -1,0 +1,280 @@
+// The disk spool: a durable, segmented, append-only log of records waiting for Kafka.
+//
+// Files in the spool directory: segments `<id, 20 digits>.seg` (ids increase) and `acked`, the
+// position "<segment id> <byte offset>" of the first record not yet acknowledged, replaced by
+// rename so it is never torn. Records are appended in order and read back in the same order; a
+// segment is deleted only when every record in it has been acknowledged. At open, each segment is
+// scanned: a torn or corrupt tail is cut at the last whole record and reported; every record from
+// the `acked` position on is replayed.
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeAt, DecodeStatus, encodedSize, encodeInto, type SpoolRecord } from './codec.ts';
+
+export const FSYNC_POLICIES = ['always', 'interval', 'never'] as const;
+export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
+
+export interface SpoolOptions {
+  dir: string;
+  /** A new segment is started once the current one reaches this size. */
+  segmentBytes: number;
+  /** Appends beyond this many unacknowledged bytes are refused (`full`). */
+  maxBytes: number;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+}
+
+export interface Recovery {
+  segments: number;
+  /** Records found after the last acknowledgement: they are replayed. */
+  records: number;
+  /** Torn or corrupt tails cut off: where and why. */
+  cut: Array<{ segment: string; offset: number; bytes: number; problem: string }>;
+}
+
+interface Segment {
+  id: number;
+  path: string;
+  /** Open for the segment being appended to. */
+  fd: number | undefined;
+  bytes: number;
+}
+
+interface Position {
+  seg: number; // index into #segments
+  offset: number;
+}
+
+const SEG = /^(\d{20})\.seg$/;
+
+export class Spool {
+  readonly options: SpoolOptions;
+  #segments: Segment[] = [];
+  #read: Position = { seg: 0, offset: 0 };
+  #acked: Position = { seg: 0, offset: 0 };
+  /** Records appended and not acknowledged; of them, read and waiting for their ack (sizes). */
+  #size = 0;
+  #inflight: number[] = [];
+  #bytes = 0;
+  #dirty = false;
+  #timer: NodeJS.Timeout | undefined;
+  #scratch = Buffer.allocUnsafe(1 << 20);
+
+  private constructor(o: SpoolOptions) {
+    this.options = o;
+  }
+
+  /** Opens (creating if needed) the spool directory and recovers what a previous run left. */
+  static open(o: SpoolOptions): { spool: Spool; recovery: Recovery } {
+    mkdirSync(o.dir, { recursive: true });
+    const s = new Spool(o);
+    const recovery = s.#recover();
+    if (o.fsync === 'interval') {
+      s.#timer = setInterval(() => s.sync(), o.fsyncIntervalMs);
+      s.#timer.unref();
+    }
+    return { spool: s, recovery };
+  }
+
+  /** Unacknowledged bytes on disk. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Records appended and not yet acknowledged. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Records appended and not yet read for sending. */
+  get unread(): number {
+    return this.#size - this.#inflight.length;
+  }
+
+  get full(): boolean {
+    return this.#bytes >= this.options.maxBytes;
+  }
+
+  /** Appends records in order; returns how many fit under maxBytes (the rest were not written). */
+  append(records: readonly SpoolRecord[]): number {
+    let written = 0;
+    let fill = 0;
+    let seg = this.#active();
+    const flush = () => {
+      if (fill === 0) return;
+      writeSync(seg.fd!, this.#scratch, 0, fill, seg.bytes);
+      seg.bytes += fill;
+      fill = 0;
+    };
+    for (const r of records) {
+      const size = encodedSize(r);
+      if (this.#bytes + size > this.options.maxBytes) break;
+      if (seg.bytes + fill > 0 && seg.bytes + fill + size > this.options.segmentBytes) {
+        flush();
+        seg = this.#roll();
+      }
+      if (fill + size > this.#scratch.length) {
+        flush();
+        if (size > this.#scratch.length) this.#scratch = Buffer.allocUnsafe(size);
+      }
+      encodeInto(r, this.#scratch, fill);
+      fill += size;
+      this.#size++;
+      this.#bytes += size;
+      written++;
+    }
+    flush();
+    if (written > 0) {
+      this.#dirty = true;
+      if (this.options.fsync === 'always') this.sync();
+    }
+    return written;
+  }
+
+  /** The next unread records, oldest first, up to about maxBytes (at least one if any). */
+  read(maxBytes: number): SpoolRecord[] {
+    const out: SpoolRecord[] = [];
+    let total = 0;
+    while (this.unread > 0 && total < maxBytes) {
+      const seg = this.#segments[this.#read.seg]!;
+      if (this.#read.offset >= seg.bytes) {
+        this.#read = { seg: this.#read.seg + 1, offset: 0 };
+        continue;
+      }
+      const want = Math.min(seg.bytes - this.#read.offset, Math.max(maxBytes - total, 64 * 1024));
+      const chunk = Buffer.allocUnsafe(want);
+      const fd = seg.fd ?? openSync(seg.path, 'r');
+      const n = readSync(fd, chunk, 0, want, this.#read.offset);
+      if (seg.fd === undefined) closeSync(fd);
+      const view = chunk.subarray(0, n);
+      let o = 0;
+      while (o < n && total < maxBytes) {
+        const d = decodeAt(view, o);
+        if (d.status !== DecodeStatus.OK) break; // the rest of this record is in the next chunk
+        out.push(d.record!);
+        this.#inflight.push(d.next - o);
+        total += d.next - o;
+        o = d.next;
+      }
+      if (o === 0) throw new Error(`spool: cannot decode the record at ${seg.path}:${this.#read.offset}`);
+      this.#read = { seg: this.#read.seg, offset: this.#read.offset + o };
+    }
+    return out;
+  }
+
+  /** Marks the oldest n records read as acknowledged by Kafka; deletes segments no longer needed. */
+  ack(n: number): void {
+    for (let i = 0; i < n; i++) {
+      const size = this.#inflight.shift();
+      if (size === undefined) throw new Error('spool: more acknowledgements than records read');
+      this.#bytes -= size;
+      this.#size--;
+      let { seg, offset } = this.#acked;
+      offset += size;
+      while (offset >= this.#segments[seg]!.bytes && seg < this.#segments.length - 1) {
+        seg++;
+        offset = 0;
+      }
+      this.#acked = { seg, offset };
+    }
+    while (this.#acked.seg > 0) {
+      const first = this.#segments.shift()!;
+      if (first.fd !== undefined) closeSync(first.fd);
+      rmSync(first.path, { force: true });
+      this.#acked = { seg: this.#acked.seg - 1, offset: this.#acked.offset };
+      this.#read = { seg: this.#read.seg - 1, offset: this.#read.offset };
+    }
+    const at = this.#segments[this.#acked.seg];
+    if (at) {
+      writeFileSync(join(this.options.dir, 'acked.tmp'), `${at.id} ${this.#acked.offset}\n`);
+      renameSync(join(this.options.dir, 'acked.tmp'), join(this.options.dir, 'acked'));
+    }
+  }
+
+  /** Records read but not acknowledged are read again next (after a failed send). */
+  rewind(): void {
+    this.#inflight = [];
+    this.#read = { ...this.#acked };
+  }
+
+  sync(): void {
+    if (!this.#dirty) return;
+    const fd = this.#segments.at(-1)?.fd;
+    if (fd !== undefined) fdatasyncSync(fd);
+    this.#dirty = false;
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.sync();
+    for (const s of this.#segments) if (s.fd !== undefined) closeSync(s.fd);
+    this.#segments = [];
+  }
+
+  #active(): Segment {
+    return this.#segments.at(-1) ?? this.#roll();
+  }
+
+  #roll(): Segment {
+    const last = this.#segments.at(-1);
+    if (last?.fd !== undefined) {
+      fdatasyncSync(last.fd);
+      closeSync(last.fd);
+      last.fd = undefined;
+    }
+    const id = (last?.id ?? 0) + 1;
+    const path = join(this.options.dir, `${String(id).padStart(20, '0')}.seg`);
+    const seg: Segment = { id, path, fd: openSync(path, 'w+'), bytes: 0 };
+    this.#segments.push(seg);
+    return seg;
+  }
+
+  #recover(): Recovery {
+    const dir = this.options.dir;
+    let ackedId = 0;
+    let ackedOffset = 0;
+    try {
+      const [id = '0', offset = '0'] = readFileSync(join(dir, 'acked'), 'utf8').trim().split(/\s+/);
+      ackedId = Number(id);
+      ackedOffset = Number(offset);
+    } catch {
+      // a new spool
+    }
+    const recovery: Recovery = { segments: 0, records: 0, cut: [] };
+    for (const f of readdirSync(dir).filter((x) => SEG.test(x)).sort()) {
+      const id = Number(SEG.exec(f)![1]);
+      const path = join(dir, f);
+      if (id < ackedId) {
+        rmSync(path, { force: true }); // fully acknowledged before the stop
+        continue;
+      }
+      const buf = readFileSync(path);
+      let o = 0;
+      const start = id === ackedId ? ackedOffset : 0;
+      while (o < buf.length) {
+        const d = decodeAt(buf, o);
+        if (d.status !== DecodeStatus.OK) {
+          recovery.cut.push({ segment: f, offset: o, bytes: buf.length - o, problem: d.problem ?? 'unreadable' });
+          const fd = openSync(path, 'r+');
+          ftruncateSync(fd, o);
+          closeSync(fd);
+          break;
+        }
+        if (o >= start) {
+          recovery.records++;
+          this.#bytes += d.next - o;
+        }
+        o = d.next;
+      }
+      this.#segments.push({ id, path, fd: undefined, bytes: o });
+    }
+    const first = this.#segments[0];
+    const firstOffset = first && first.id === ackedId ? Math.min(ackedOffset, first.bytes) : 0;
+    this.#acked = { seg: 0, offset: firstOffset };
+    this.#read = { ...this.#acked };
+    this.#size = recovery.records;
+    recovery.segments = this.#segments.length;
+    const last = this.#segments.at(-1);
+    if (last) last.fd = openSync(last.path, 'r+');
+    return recovery;
+  }
+}
