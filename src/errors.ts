@@ -18,6 +18,8 @@ export const ErrorCodes = {
   MOCK_STATS_FAILED: { retryable: true, summary: "verify could not fetch or understand the mock's /stats." },
   VERIFY_SETTLE_TIMEOUT: { retryable: true, summary: 'The topics kept growing: verify gave up waiting for them to settle.' },
   VERIFY_READ_FAILED: { retryable: true, summary: 'verify could not read the topics from Kafka.' },
+  BENCH_FAILED: { retryable: true, summary: 'bench could not run a rung: a process it started failed or did not get ready.' },
+  PERF_TEST_FAILED: { retryable: true, summary: "bench --ceiling: Kafka's kafka-producer-perf-test could not be run or printed no result." },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,6 +1,75 @@
-// `ws2kafka bench`: arrives with issue #6.
-import { notImplemented } from './not-implemented.ts';
+// `ws2kafka bench`: the end-to-end ladder (flag parsing and output only; the work is src/bench).
+import { bench, writeOut } from '../bench/bench.ts';
+import type { Child } from '../bench/children.ts';
+import { BENCH_DEFAULTS, benchOptions } from '../bench/options.ts';
+import { table } from '../bench/result.ts';
+import { parseFlags } from './args.ts';
 
-export function run(_argv: string[]): Promise<number> {
-  return notImplemented('bench', 6);
+const HELP = `Usage: ws2kafka bench [options]
+
+Climbs a ladder of offered rates. For each rate: fresh topics, \`ws2kafka mock\` in its own process
+offering T and AM events (90:10) in frames of --batch events for --duration, \`ws2kafka run\` in its
+own process, then verify's audit. Reports per rate: events/s acknowledged by Kafka, lost and
+duplicated (audit), receive-to-acknowledgement p50/p99/max (the bridge's own histogram), bridge
+CPU seconds per million events, bridge peak RSS, spool use (n/a until issue #5). The sustained
+throughput is the highest rate with nothing lost and no backlog growing (docs/benchmarks.md).
+Progress goes to stderr; the table (or --json) to stdout.
+
+Options:
+  --rates LIST          offered events/s (default ${BENCH_DEFAULTS.rates.join(',')}; 200k and 1m work too)
+  --duration DURATION   how long each rate is offered (default ${BENCH_DEFAULTS.durationMs / 1000}s)
+  --batch N             events per frame (default ${BENCH_DEFAULTS.batch})
+  --brokers HOST:PORT   Kafka (default 127.0.0.1:9092, started with 'ws2kafka kafka start' if nothing answers)
+  --peer "COMMAND"      run this shell command instead of 'ws2kafka run', against the same mock at
+                        ws://127.0.0.1:8081/mock (--mock-port), writing topics trades and aggregates
+                        (deleted and created afresh for each rate); WEBSOCKET_URL, KAFKA_BROKERS,
+                        BENCH_RATE and SPOOL_DIR (a fresh directory) are set in its environment
+  --mock-port N         the mock's port with --peer (default ${BENCH_DEFAULTS.mockPort})
+  --ceiling             also measure the machine's limits on the same records: the mock into a
+                        receive-only client, and kafka-producer-perf-test; prints the fraction
+  --ceiling-records N   records for kafka-producer-perf-test (default ${BENCH_DEFAULTS.ceilingRecords.toLocaleString('en')})
+  --drain DURATION      longest wait after the feed stops for the backlog to reach Kafka (default ${BENCH_DEFAULTS.drainMs / 1000}s)
+  --json                print one JSON object instead of the table
+  --out DIR             also write DIR/bench.json and DIR/bench.svg (acknowledged rate and p99 against offered)
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags('bench', argv, {
+    rates: { type: 'string' },
+    duration: { type: 'string' },
+    batch: { type: 'string' },
+    brokers: { type: 'string' },
+    peer: { type: 'string' },
+    'mock-port': { type: 'string' },
+    ceiling: { type: 'boolean' },
+    'ceiling-records': { type: 'string' },
+    drain: { type: 'string' },
+    json: { type: 'boolean' },
+    out: { type: 'string' },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const o = benchOptions(values);
+  const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  const live = new Set<Child>();
+  const interrupted = Promise.withResolvers<number>();
+  const onSignal = (signal: NodeJS.Signals) => {
+    progress(`${signal}: stopping the processes bench started`);
+    void Promise.all([...live].map((c) => c.stop(5000))).finally(() => interrupted.resolve(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const result = await Promise.race([bench(o, progress, live), interrupted.promise]);
+    if (typeof result === 'number') return result;
+    if (o.out !== undefined) for (const f of await writeOut(o.out, result)) progress(`wrote ${f}`);
+    process.stdout.write(o.json ? JSON.stringify(result) + '\n' : table(result));
+    return 0;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    for (const c of live) await c.stop(5000).catch(() => undefined);
+  }
 }

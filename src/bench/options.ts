@@ -1,0 +1,115 @@
+// The options of `ws2kafka bench` and the parsers that turn its flags into them. Pure: every bad
+// value is a USAGE error naming the flag, the value and what is accepted.
+import { Ws2kError } from '../errors.ts';
+import { parseBrokers } from '../config/parse.ts';
+import { parseDuration, parseInteger } from '../mock/options.ts';
+
+export interface BenchOptions {
+  /** Offered rates, events/s, in the order run (ascending). */
+  rates: number[];
+  /** How long the mock offers each rate. */
+  durationMs: number;
+  /** Events per frame. */
+  batch: number;
+  /** Undefined: 127.0.0.1:9092, started with `ws2kafka kafka start` when nothing answers. */
+  brokers: string[] | undefined;
+  /** A shell command run instead of `ws2kafka run` (reads ws://127.0.0.1:<mockPort>/mock, writes trades/aggregates). */
+  peer: string | undefined;
+  /** The mock's port with --peer (default 8081, the address a peer expects). */
+  mockPort: number;
+  /** Also measure the machine's ceiling (receive-only client, kafka-producer-perf-test). */
+  ceiling: boolean;
+  /** Records kafka-producer-perf-test sends for the ceiling. */
+  ceilingRecords: number;
+  /** Longest wait, after the feed stops, for the backlog to reach Kafka. */
+  drainMs: number;
+  json: boolean;
+  /** Where the chart (bench.svg) and the result (bench.json) are written. */
+  out: string | undefined;
+}
+
+export const BENCH_DEFAULTS = {
+  rates: [50_000, 100_000, 200_000, 400_000, 800_000],
+  durationMs: 20_000,
+  batch: 100,
+  mockPort: 8081,
+  ceilingRecords: 2_000_000,
+  drainMs: 30_000,
+} as const;
+
+/** The flags as node's parseArgs returns them (strings and booleans). */
+export interface BenchFlagValues {
+  rates?: string | undefined;
+  duration?: string | undefined;
+  batch?: string | undefined;
+  brokers?: string | undefined;
+  peer?: string | undefined;
+  'mock-port'?: string | undefined;
+  ceiling?: boolean | undefined;
+  'ceiling-records'?: string | undefined;
+  drain?: string | undefined;
+  json?: boolean | undefined;
+  out?: string | undefined;
+}
+
+function usage(flag: string, value: string, accepted: string): Ws2kError {
+  return new Ws2kError('USAGE', `--${flag} '${value}' is not accepted: expected ${accepted}`);
+}
+
+/** `50000,100000,200k,1m` → ascending, distinct rates in events/s (1 to 10,000,000 each). */
+export function parseRates(flag: string, value: string): number[] {
+  const accepted = 'comma-separated events/s from 1 to 10,000,000, e.g. 50000,100000,200k';
+  const out: number[] = [];
+  for (const part of value.split(',')) {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$/.exec(part.replace(/_/g, ''));
+    if (m === null) throw usage(flag, value, accepted);
+    const mult = m[2] === '' ? 1 : m[2]?.toLowerCase() === 'k' ? 1000 : 1_000_000;
+    const rate = Number(m[1]) * mult;
+    if (!Number.isInteger(rate) || rate < 1 || rate > 10_000_000) throw usage(flag, value, accepted);
+    out.push(rate);
+  }
+  const distinct = [...new Set(out)].sort((a, b) => a - b);
+  if (distinct.length === 0) throw usage(flag, value, accepted);
+  return distinct;
+}
+
+export function benchOptions(v: BenchFlagValues): BenchOptions {
+  const o: BenchOptions = {
+    rates: [...BENCH_DEFAULTS.rates],
+    durationMs: BENCH_DEFAULTS.durationMs,
+    batch: BENCH_DEFAULTS.batch,
+    brokers: undefined,
+    peer: undefined,
+    mockPort: BENCH_DEFAULTS.mockPort,
+    ceiling: v.ceiling ?? false,
+    ceilingRecords: BENCH_DEFAULTS.ceilingRecords,
+    drainMs: BENCH_DEFAULTS.drainMs,
+    json: v.json ?? false,
+    out: undefined,
+  };
+  if (v.rates !== undefined) o.rates = parseRates('rates', v.rates);
+  if (v.duration !== undefined) {
+    o.durationMs = parseDuration('duration', v.duration);
+    if (o.durationMs < 1000) throw usage('duration', v.duration, 'a duration of at least 1s, such as 20s or 1m');
+  }
+  if (v.batch !== undefined) o.batch = parseInteger('batch', v.batch, 1, 100_000);
+  if (v.brokers !== undefined) {
+    try {
+      o.brokers = parseBrokers('--brokers', v.brokers);
+    } catch {
+      throw usage('brokers', v.brokers, 'host:port pairs separated by commas, e.g. 127.0.0.1:9092');
+    }
+  }
+  if (v.peer !== undefined) {
+    if (v.peer.trim() === '') throw usage('peer', v.peer, 'a shell command, e.g. "mytool --config bench.yaml"');
+    o.peer = v.peer;
+  }
+  if (v['mock-port'] !== undefined) o.mockPort = parseInteger('mock-port', v['mock-port'], 1, 65_535);
+  if (v['ceiling-records'] !== undefined) o.ceilingRecords = parseInteger('ceiling-records', v['ceiling-records'], 1000, 1_000_000_000);
+  if (v.drain !== undefined) o.drainMs = parseDuration('drain', v.drain);
+  if (v.out !== undefined) {
+    if (v.out.trim() === '') throw usage('out', v.out, 'a directory');
+    o.out = v.out;
+  }
+  return o;
+}

@@ -1,0 +1,98 @@
+// The shape of bench's result (`--json` prints it; `--out` writes it) and its human table. Pure.
+
+export interface RungResult {
+  offered: number;
+  /** Events/s acknowledged by Kafka while the feed ran (see judge.ts). */
+  acked_per_s: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  corrupted: number;
+  /** Events the pipeline was not sent because the feed dropped its connection. */
+  not_sent: number;
+  /** Receive-to-acknowledgement latency from the bridge's own histogram (null for --peer). */
+  p50_ms: number | null;
+  p99_ms: number | null;
+  max_ms: number | null;
+  /** Feed-send-to-Kafka-timestamp latency from the audit (any pipeline, peers included). */
+  e2e_p50_ms: number | null;
+  e2e_p99_ms: number | null;
+  e2e_max_ms: number | null;
+  /** Pipeline CPU seconds from the feed's start to the end of the drain, per million events acknowledged. */
+  cpu_s_per_million: number | null;
+  cpu_s: number | null;
+  /** Highest resident set of the pipeline process (tree), MB. */
+  peak_rss_mb: number | null;
+  /** Spool use (issue #5): the most unacknowledged bytes in the disk spool (MB), and events written
+   * to it; null when the pipeline exports no spool series (a bridge without the spool, --peer). */
+  spool_peak_mb: number | null;
+  spooled_events: number | null;
+  sent_per_s: number;
+  window_s: number;
+  /** Events in Kafka after the drain. */
+  acked_total: number;
+  backlog_growth_per_s: number | null;
+  /** Seconds after the feed stopped until Kafka held everything sent (null: not within --drain). */
+  drain_s: number | null;
+  mock_skipped: number;
+  sustained: boolean;
+  reasons: string[];
+}
+
+export interface CeilingResult {
+  /** Events/s one receive-only client got from the mock. */
+  receive_events_per_s: number | null;
+  /** Records/s kafka-producer-perf-test had acknowledged with the same records. */
+  producer_records_per_s: number | null;
+  producer_settings: string;
+  errors: string[];
+}
+
+export interface BenchResult {
+  sustained_events_per_s: number | null;
+  ceiling_events_per_s: number | null;
+  fraction_of_ceiling: number | null;
+  rates: RungResult[];
+  ceiling: CeilingResult | null;
+  pipeline: string;
+  settings: { duration_s: number; batch: number; mix: string; brokers: string[]; drain_s: number };
+  machine: { cpus: number; cpu_model: string; memory_gb: number; node: string; kafka: string | null; date: string };
+  /** Other heavy processes seen on the machine during the run (they share the cores). */
+  contention: string[];
+}
+
+const int = (n: number | null) => (n === null ? 'n/a' : Math.round(n).toLocaleString('en'));
+const ms = (n: number | null) => (n === null ? 'n/a' : n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en'));
+const dec = (n: number | null, d: number) => (n === null ? 'n/a' : n.toFixed(d));
+
+export function table(r: BenchResult): string {
+  const head = ['offered/s', 'sent/s', 'acked/s', 'lost', 'dup', 'p50 ms', 'p99 ms', 'max ms', 'e2e p99 ms', 'CPU s/M', 'peak RSS MB', 'spool MB', 'drain s', 'verdict'];
+  const rows = r.rates.map((x) => [
+    int(x.offered),
+    int(x.sent_per_s),
+    int(x.acked_per_s),
+    int(x.lost),
+    int(x.duplicated),
+    ms(x.p50_ms),
+    ms(x.p99_ms),
+    ms(x.max_ms),
+    ms(x.e2e_p99_ms),
+    dec(x.cpu_s_per_million, 2),
+    int(x.peak_rss_mb),
+    x.spool_peak_mb === null ? 'n/a' : dec(x.spool_peak_mb, 1),
+    dec(x.drain_s, 1),
+    x.sustained ? 'sustained' : `no: ${x.reasons.join('; ')}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (i === head.length - 1 ? 0 : (row[i] ?? '').length))));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : i === 0 || i === cells.length - 2 ? c.padStart(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  const out = [`pipeline: ${r.pipeline}`, line(head), ...rows.map(line), ''];
+  out.push(`sustained: ${r.sustained_events_per_s === null ? 'none of the rates' : `${int(r.sustained_events_per_s)} events/s`}`);
+  if (r.ceiling !== null) {
+    const c = r.ceiling;
+    out.push(`ceiling: ${int(r.ceiling_events_per_s)} events/s (receive-only client ${int(c.receive_events_per_s)}/s, kafka-producer-perf-test ${int(c.producer_records_per_s)}/s)`);
+    out.push(`fraction of ceiling: ${r.fraction_of_ceiling === null ? 'n/a' : `${(r.fraction_of_ceiling * 100).toFixed(1)}%`}`);
+    for (const e of c.errors) out.push(`ceiling error: ${e}`);
+  }
+  if (r.contention.length > 0) out.push(`note: other heavy processes shared the cores: ${r.contention.join('; ')}`);
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,248 @@
+// One rung of the ladder: fresh topics, `ws2kafka mock` offering one rate for one duration, the
+// pipeline (`ws2kafka run`, or --peer) in its own process, samples of sent and acknowledged events
+// while the feed runs, a drain, the pipeline's own figures, then verify's audit.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Ws2kError } from '../errors.ts';
+import type { MockStats } from '../mock/stats.ts';
+import { audit } from '../verify/audit.ts';
+import { freePort, shell, ws2kafka, type Child } from './children.ts';
+import { judgeRung, type Sample } from './judge.ts';
+import { treeUsage } from './proc.ts';
+import type { RungResult } from './result.ts';
+import { deleteTopics, freshTopics, OffsetSampler } from './topics.ts';
+
+export const MIX = 'T=90,AM=10';
+const SAMPLE_MS = 500;
+const START_TIMEOUT_MS = 60_000;
+
+export interface RungOptions {
+  brokers: string[];
+  offered: number;
+  durationMs: number;
+  batch: number;
+  drainMs: number;
+  /** A shell command instead of `ws2kafka run`. */
+  peer: string | undefined;
+  /** The mock's port with --peer. */
+  mockPort: number;
+  progress: (line: string) => void;
+  /** Processes started, so that an interrupted bench can stop them. */
+  live: Set<Child>;
+}
+
+/** The bridge's receive-to-ack quantiles (ms) from its Prometheus text. */
+export function latencyFromMetrics(text: string): { p50: number | null; p99: number | null; max: number | null } {
+  const q = (label: string) => {
+    const m = new RegExp(`^ws2kafka_ack_latency_seconds\\{quantile="${label.replace('.', '\\.')}"\\} (\\S+)$`, 'm').exec(text);
+    const v = m ? Number(m[1]) : NaN;
+    return Number.isFinite(v) ? Math.round(v * 1e6) / 1e3 : null;
+  };
+  return { p50: q('0.5'), p99: q('0.99'), max: q('1') };
+}
+
+export interface SpoolFigures {
+  /** Highest ws2kafka_spool_bytes seen, MB; null when the bridge exports no spool series. */
+  peakMb: number | null;
+  /** ws2kafka_events_spooled_total at the last sample. */
+  spooled: number | null;
+}
+
+/** Folds one /metrics text into the spool figures (absent series leave them null). */
+export function mergeSpool(before: SpoolFigures, text: string): SpoolFigures {
+  const series = (name: string) => {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    const v = m ? Number(m[1]) : NaN;
+    return Number.isFinite(v) ? v : null;
+  };
+  const bytes = series('ws2kafka_spool_bytes');
+  const spooled = series('ws2kafka_events_spooled_total');
+  return {
+    peakMb: bytes === null ? before.peakMb : Math.max(before.peakMb ?? 0, bytes / 1e6),
+    spooled: spooled ?? before.spooled,
+  };
+}
+
+async function bridgeMetrics(url: string): Promise<string> {
+  try {
+    return await (await fetch(url)).text();
+  } catch {
+    return '';
+  }
+}
+
+async function mockStats(url: string): Promise<MockStats> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return (await res.json()) as MockStats;
+}
+
+const k = (n: number) => Math.round(n).toLocaleString('en');
+
+export async function runRung(o: RungOptions): Promise<RungResult> {
+  const id = randomUUID().slice(0, 8);
+  const name = (what: string) => `bench-${id}-${o.offered}-${what}`;
+  const data = o.peer === undefined ? { trades: name('trades'), aggregates: name('aggregates') } : { trades: 'trades', aggregates: 'aggregates' };
+  const extra = o.peer === undefined ? [name('unknown'), name('dead-letter'), name('gaps')] : [];
+  const topics = [data.trades, data.aggregates];
+  const routes = { T: data.trades, A: data.aggregates, AM: data.aggregates };
+  await freshTopics(o.brokers, topics);
+
+  const children: Child[] = [];
+  const start = (c: Child) => {
+    children.push(c);
+    o.live.add(c);
+    return c;
+  };
+  const sampler = new OffsetSampler(o.brokers, topics);
+  // Each bridge its own spool directory (SPOOL_DIR: a bridge without a spool ignores it).
+  const spoolDir = await mkdtemp(join(tmpdir(), 'ws2kafka-bench-spool-'));
+  try {
+    const port = o.peer === undefined ? await freePort() : o.mockPort;
+    const mock = start(
+      ws2kafka('mock', ['mock', '--port', String(port), '--rate', String(o.offered), '--batch', String(o.batch), '--mix', MIX, '--duration', `${o.durationMs}ms`]),
+    );
+    const statsUrl = (await mock.waitFor(/stats at (\S+)/, 30_000, 'its start-up line'))[1] ?? '';
+    const url = `ws://127.0.0.1:${port}/mock`;
+
+    let metricsUrl: string | undefined;
+    let pipeline: Child;
+    if (o.peer === undefined) {
+      const metricsPort = await freePort();
+      metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+      pipeline = start(
+        ws2kafka('ws2kafka run', [
+          'run', '--url', url, '--brokers', o.brokers.join(','), '--subscribe', 'T.*,AM.*',
+          '--topics', `T=${data.trades},A=${data.aggregates},AM=${data.aggregates}`,
+          '--unknown-topic', extra[0]!, '--dead-letter-topic', extra[1]!, '--gap-topic', extra[2]!,
+          '--metrics-port', String(metricsPort), '--metrics-interval', '1s', '--log-level', 'warn',
+        ], { SPOOL_DIR: spoolDir }),
+      );
+    } else {
+      pipeline = start(shell('--peer', o.peer, { WEBSOCKET_URL: url, KAFKA_BROKERS: o.brokers.join(','), BENCH_RATE: String(o.offered), SPOOL_DIR: spoolDir }));
+    }
+
+    // The timeline starts when the pipeline subscribes.
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    let stats = await mockStats(statsUrl);
+    while (stats.startedAt === null) {
+      if (pipeline.exit !== undefined) throw new Ws2kError('BENCH_FAILED', `${pipeline.name} exited (${pipeline.exit.code ?? pipeline.exit.signal}) before subscribing to the mock:\n${pipeline.tail()}`);
+      if (Date.now() > deadline) throw new Ws2kError('BENCH_FAILED', `${pipeline.name} did not subscribe to ${url} within ${START_TIMEOUT_MS / 1000}s:\n${pipeline.tail()}`);
+      await sleep(50);
+      stats = await mockStats(statsUrl);
+    }
+    const cpu0 = treeUsage(pipeline.pid)?.cpuS ?? null;
+    let peakMb = 0;
+    let spool: SpoolFigures = { peakMb: null, spooled: null };
+    // The topics were created empty and the mock had sent nothing before its timeline started.
+    const samples: Sample[] = [{ t: stats.startedAt, sent: 0, acked: 0 }];
+    const sample = async (): Promise<MockStats> => {
+      const t0 = Date.now();
+      const [s, acked] = await Promise.all([mockStats(statsUrl), sampler.total()]);
+      samples.push({ t: (t0 + Date.now()) / 2, sent: s.sent.events, acked });
+      const u = treeUsage(pipeline.pid);
+      if (u !== undefined) peakMb = Math.max(peakMb, u.hwmMb);
+      if (metricsUrl !== undefined) spool = mergeSpool(spool, await bridgeMetrics(metricsUrl));
+      return s;
+    };
+
+    let lastProgress = Date.now();
+    while (stats.stoppedAt === null && pipeline.exit === undefined) {
+      await sleep(SAMPLE_MS);
+      stats = await sample();
+      if (Date.now() - lastProgress >= 5000) {
+        lastProgress = Date.now();
+        const s = samples.at(-1)!;
+        o.progress(`  ${k(o.offered)}/s: ${((s.t - (stats.startedAt ?? s.t)) / 1000).toFixed(0)}s, sent ${k(s.sent)}, acknowledged ${k(s.acked)}, backlog ${k(s.sent - s.acked)}`);
+      }
+    }
+    const windowStart = samples[0]!.t;
+    const windowEnd = stats.stoppedAt ?? Date.now();
+    // Let the last write complete, then take what was sent in total.
+    await sleep(100);
+    stats = await sample();
+    const sentTotal = stats.sent.events;
+
+    let drainS: number | null = null;
+    const drainDeadline = Date.now() + o.drainMs;
+    for (;;) {
+      const last = samples.at(-1)!;
+      if (last.acked >= sentTotal) {
+        drainS = Math.max(0, (last.t - windowEnd) / 1000);
+        break;
+      }
+      if (Date.now() > drainDeadline || pipeline.exit !== undefined) break;
+      await sleep(200);
+      stats = await sample();
+    }
+    o.progress(`  ${k(o.offered)}/s: feed stopped after ${((windowEnd - windowStart) / 1000).toFixed(1)}s; ${drainS === null ? `not drained within ${o.drainMs / 1000}s` : `drained ${drainS.toFixed(1)}s later`}`);
+
+    let latency: ReturnType<typeof latencyFromMetrics> = { p50: null, p99: null, max: null };
+    if (metricsUrl !== undefined && pipeline.exit === undefined) {
+      const text = await bridgeMetrics(metricsUrl);
+      latency = latencyFromMetrics(text);
+      spool = mergeSpool(spool, text);
+    }
+    const usage = treeUsage(pipeline.pid);
+    if (usage !== undefined) peakMb = Math.max(peakMb, usage.hwmMb);
+    const cpuS = usage !== undefined && cpu0 !== null ? usage.cpuS - cpu0 : null;
+    await pipeline.stop();
+    const ackedTotal = await sampler.total();
+
+    o.progress(`  ${k(o.offered)}/s: auditing ${k(ackedTotal)} records`);
+    const report = await audit({ brokers: o.brokers, topics, routes, mockStats: statsUrl, timeoutMs: 300_000 });
+    await mock.stop();
+
+    const verdict = judgeRung({
+      offered: o.offered,
+      windowStart,
+      windowEnd,
+      // The mock sends nothing after its timeline stops: all it sent was sent in the window.
+      sent: sentTotal,
+      mockSkipped: stats.pacing.skipped,
+      samples,
+      audit: report,
+    });
+    if (pipeline.exit !== undefined && pipeline.exit.code !== 0 && pipeline.exit.signal !== 'SIGTERM') verdict.reasons.push(`${pipeline.name} exited ${pipeline.exit.code ?? pipeline.exit.signal}`);
+    return {
+      offered: o.offered,
+      acked_per_s: Math.round(verdict.acked_per_s),
+      lost: report.lost,
+      duplicated: report.duplicated,
+      reordered: report.reordered,
+      corrupted: report.corrupted,
+      not_sent: report.not_sent,
+      p50_ms: latency.p50,
+      p99_ms: latency.p99,
+      max_ms: latency.max,
+      e2e_p50_ms: report.latency_ms.p50,
+      e2e_p99_ms: report.latency_ms.p99,
+      e2e_max_ms: report.latency_ms.max,
+      cpu_s: cpuS === null ? null : Math.round(cpuS * 100) / 100,
+      cpu_s_per_million: cpuS === null || ackedTotal === 0 ? null : Math.round((cpuS / (ackedTotal / 1e6)) * 100) / 100,
+      peak_rss_mb: peakMb > 0 ? Math.round(peakMb) : null,
+      spool_peak_mb: spool.peakMb === null ? null : Math.round(spool.peakMb * 10) / 10,
+      spooled_events: spool.spooled,
+      sent_per_s: Math.round(verdict.sent_per_s),
+      window_s: Math.round(verdict.window_s * 100) / 100,
+      acked_total: ackedTotal,
+      backlog_growth_per_s: verdict.backlog_growth_per_s === null ? null : Math.round(verdict.backlog_growth_per_s),
+      drain_s: drainS === null ? null : Math.round(drainS * 10) / 10,
+      mock_skipped: stats.pacing.skipped,
+      sustained: verdict.reasons.length === 0,
+      reasons: verdict.reasons,
+    };
+  } finally {
+    await sampler.close();
+    for (const c of children) {
+      await c.stop(5000).catch(() => undefined);
+      o.live.delete(c);
+    }
+    await deleteTopics(o.brokers, [...topics, ...extra]).catch(() => undefined);
+    await rm(spoolDir, { recursive: true, force: true });
+  }
+}
+

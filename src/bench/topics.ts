@@ -1,0 +1,68 @@
+// The rung's topics: created fresh before it, deleted after; their end offsets are what Kafka has
+// acknowledged (sampled while the feed runs, for any pipeline).
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Admin, Consumer } from '@platformatic/kafka';
+
+const PARTITIONS = 6;
+
+function admin(brokers: string[]): Admin {
+  return new Admin({ clientId: 'ws2kafka-bench', bootstrapBrokers: [...brokers] });
+}
+
+/** Deletes those of `topics` that exist. */
+export async function deleteTopics(brokers: string[], topics: string[]): Promise<void> {
+  const a = admin(brokers);
+  try {
+    const existing = new Set(await a.listTopics());
+    const mine = topics.filter((t) => existing.has(t));
+    if (mine.length > 0) await a.deleteTopics({ topics: mine });
+  } finally {
+    await a.close();
+  }
+}
+
+/**
+ * Creates `topics` empty (deleting them first when they exist, as --peer's fixed names need).
+ * Deletion is asynchronous in Kafka: creation is retried until the old topic is gone.
+ */
+export async function freshTopics(brokers: string[], topics: string[], timeoutMs = 60_000): Promise<void> {
+  await deleteTopics(brokers, topics);
+  const deadline = Date.now() + timeoutMs;
+  const a = admin(brokers);
+  try {
+    for (;;) {
+      const existing = new Set(await a.listTopics());
+      const missing = topics.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      try {
+        await a.createTopics({ topics: missing, partitions: PARTITIONS, replicas: 1 });
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await sleep(500);
+      }
+    }
+  } finally {
+    await a.close();
+  }
+}
+
+/** Reads the sum of the topics' end offsets (records acknowledged), reusing one client. */
+export class OffsetSampler {
+  #consumer: Consumer;
+  #topics: string[];
+  constructor(brokers: string[], topics: string[]) {
+    this.#topics = topics;
+    this.#consumer = new Consumer({ groupId: `ws2kafka-bench-${randomUUID()}`, clientId: 'ws2kafka-bench', bootstrapBrokers: [...brokers] });
+  }
+  async total(): Promise<number> {
+    const ends = await this.#consumer.listOffsets({ topics: [...this.#topics] });
+    let sum = 0;
+    for (const offsets of ends.values()) for (const o of offsets) sum += Number(o);
+    return sum;
+  }
+  async close(): Promise<void> {
+    await this.#consumer.close(true).catch(() => undefined);
+  }
+}
