@@ -83,6 +83,12 @@ export function treeUsage(root: number): TreeUsage | undefined {
 /** Heavy processes other than ours and the broker: test runs and other benches sharing the cores. */
 export function otherHeavyProcesses(ours: ReadonlySet<number>): string[] {
   const out: string[] = [];
+  // Our ancestors (a wrapper such as /usr/bin/time, the shell, npm) are not contention.
+  const mine = new Set(ours);
+  for (let pid = process.pid, i = 0; pid > 1 && i < 64; i++) {
+    mine.add(pid);
+    pid = parseStat(read(`/proc/${pid}/stat`) ?? '')?.ppid ?? 0;
+  }
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -90,7 +96,7 @@ export function otherHeavyProcesses(ours: ReadonlySet<number>): string[] {
     return out;
   }
   for (const e of entries) {
-    if (!/^\d+$/.test(e) || ours.has(Number(e))) continue;
+    if (!/^\d+$/.test(e) || mine.has(Number(e))) continue;
     const cmd = read(`/proc/${e}/cmdline`)?.split('\0').filter(Boolean) ?? [];
     const text = cmd.join(' ');
     if (text.includes('kafka.Kafka') || text === '') continue;
