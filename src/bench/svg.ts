@@ -31,7 +31,7 @@ const short = (n: number) => (n >= 1e6 ? `${+(n / 1e6).toFixed(2)}M` : n >= 1e3 
 export function renderSvg(r: BenchResult): string {
   const rungs = r.rates;
   const offered = rungs.map((x) => x.offered);
-  const minX = Math.min(...offered, 1);
+  const minX = offered.length > 0 ? Math.min(...offered) : 1;
   const maxX = Math.max(...offered, minX * 2);
   const lx = (v: number) => Math.log(v);
   const x = (v: number) => L + ((lx(v) - lx(minX)) / Math.max(1e-9, lx(maxX) - lx(minX))) * (W - L - R);

@@ -109,3 +109,10 @@ test('bench --help lists the options', async () => {
   const { stdout } = await exec(process.execPath, [cli, 'bench', '--help']);
   for (const f of ['--rates', '--duration', '--batch', '--brokers', '--peer', '--ceiling', '--json', '--out', '--drain']) assert.ok(stdout.includes(f), f);
 });
+
+test('renderSvg: the offered axis spans the plot from the lowest to the highest rate', () => {
+  const svg = renderSvg(result(ladder));
+  const xs = (/class="acked"[^>]*points="([^"]*)"/.exec(svg)?.[1] ?? '').split(' ').map((p) => Number(p.split(',')[0]));
+  assert.equal(xs[0], 80);
+  assert.equal(xs.at(-1), 680);
+});
