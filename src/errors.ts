@@ -12,6 +12,7 @@ export const ErrorCodes = {
   KAFKA_START_FAILED: { retryable: true, summary: 'The local broker exited or did not answer metadata requests in time.' },
   KAFKA_STOP_FAILED: { retryable: true, summary: 'The local broker did not exit after SIGTERM and SIGKILL.' },
   AUTH_FAILED: { retryable: false, summary: 'The feed rejected the API key (auth_failed).' },
+  SPOOL_LOCKED: { retryable: false, summary: 'Another running bridge uses the same spool directory.' },
   KAFKA_PORT_BUSY: { retryable: false, summary: 'Another program that is not a Kafka broker holds the port.' },
   FEED_LISTEN_FAILED: { retryable: true, summary: 'The feed server (mock) could not listen on its host and port.' },
   REPLAY_FILE_UNREADABLE: { retryable: false, summary: 'The --replay file cannot be read or holds no frames.' },

@@ -10,6 +10,11 @@ import { KafkaSink } from '../sink/kafka-sink.ts';
 import type { OutRecord } from '../sink/record-queue.ts';
 import { PolygonSource, type Gap } from '../source/polygon-source.ts';
 import { decodeJsonString, Slices, splitFrame } from '../split/split.ts';
+import { lockSpool } from '../spool/lock.ts';
+import { Spool } from '../spool/spool.ts';
+import { ws2kafkaHome } from '../kafka-local/home.ts';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Most events one frame may hold (Polygon frames are about 1 MB at most). */
 const MAX_EVENTS_PER_FRAME = 100_000;
@@ -35,6 +40,7 @@ export class Bridge {
   #lastRejectLog = 0;
   #lastDropLog = 0;
   #watch: NodeJS.Timeout | undefined;
+  #unlock: (() => void) | undefined;
 
   constructor(o: BridgeOptions) {
     this.#o = o;
@@ -42,7 +48,24 @@ export class Bridge {
     this.#router = new Router(c.topics, c.unknownTopic);
     const wanted = new Set<string>([c.unknownTopic, c.deadLetterTopic, c.gapTopic]);
     for (const ev of subscribedEvs(c.subscribe)) wanted.add(c.topics[ev] ?? c.unknownTopic);
+    let spool: Spool | undefined;
+    if (c.overflow === 'spool' || c.durability === 'disk') {
+      const dir = c.spoolDir ?? join(ws2kafkaHome(), 'spool', 'default');
+      mkdirSync(dir, { recursive: true });
+      this.#unlock = lockSpool(dir);
+      const opened = Spool.open({ dir, segmentBytes: c.spoolSegmentBytes, maxBytes: c.spoolMaxBytes, fsync: c.spoolFsync, fsyncIntervalMs: c.spoolFsyncIntervalMs });
+      spool = opened.spool;
+      for (const cut of opened.recovery.cut) {
+        o.log.warn(cut, `spool recovery: cut ${cut.bytes} bytes at ${cut.segment}:${cut.offset} (${cut.problem}); a record torn by a crash is not replayed`);
+      }
+      if (opened.recovery.records > 0) o.log.info({ records: opened.recovery.records, dir }, 'spool recovery: replaying records not acknowledged before the last stop');
+      this.metrics.spoolBytes = spool.bytes;
+    }
     this.sink = new KafkaSink({
+      spool,
+      writeAhead: c.durability === 'disk',
+      spoolFull: c.spoolFull,
+      onFull: () => this.source.pause(),
       brokers: c.brokers,
       compression: c.compression,
       lingerMs: c.lingerMs,
@@ -129,7 +152,8 @@ export class Bridge {
       }
       return;
     }
-    // block: this event is already read, so it is kept; reading pauses until Kafka catches up.
+    // block (or a spool that refused it): this event is already read, so it is kept; reading
+    // pauses until Kafka catches up.
     this.sink.offer(record, receivedAt, true);
     this.source.pause();
   }
@@ -171,8 +195,12 @@ export class Bridge {
     if (this.#watch) clearInterval(this.#watch);
     this.source.stop();
     const drained = await this.sink.drain(this.#o.config.shutdownTimeoutMs);
-    const unacknowledged = drained ? 0 : this.sink.queue.size;
+    // Spooled records are safe on disk and replayed at the next start; only memory is lost.
+    const unacknowledged = drained ? 0 : this.sink.unsafe();
+    const spooled = this.sink.spooled();
+    if (!drained && spooled > 0) this.#o.log.warn({ spooled }, `${spooled} events are not yet in Kafka but safe in the spool: they are replayed at the next start`);
     await this.sink.close();
+    this.#unlock?.();
     return { unacknowledged };
   }
 

@@ -48,7 +48,9 @@ export async function run(argv: string[]): Promise<number> {
     if (server) cleanups.push(() => new Promise((r) => server.close(() => r())));
     else log.warn({ port: config.metricsPort }, 'the metrics port is taken: /metrics is not served (choose --metrics-port, 0 for none)');
   }
-  const printer = config.metricsIntervalMs > 0 ? setInterval(() => process.stdout.write(m.line() + '\n'), config.metricsIntervalMs) : undefined;
+  m.oldestAt = () => bridge.sink.oldestUnacknowledged();
+  const line = () => m.line() + '\n';
+  const printer = config.metricsIntervalMs > 0 ? setInterval(() => process.stdout.write(line()), config.metricsIntervalMs) : undefined;
 
   const onSignal = (signal: string) => done.resolve({ code: 0, reason: `received ${signal}` });
   process.once('SIGINT', onSignal);
@@ -63,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   log.info({ reason: result.reason }, 'shutting down: stopped reading; waiting for Kafka to acknowledge what is buffered');
   const { unacknowledged } = await bridge.stop();
   if (printer) clearInterval(printer);
-  process.stdout.write(m.line() + '\n');
+  process.stdout.write(line());
   for (const c of cleanups) await c().catch(() => undefined);
   process.removeListener('SIGINT', onSignal);
   process.removeListener('SIGTERM', onSignal);

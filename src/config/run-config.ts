@@ -6,7 +6,10 @@ import { DEFAULT_TOPICS } from '../route/route.ts';
 import { parseBrokers, parseChoice, parseDuration, parseInteger, parseMap, parseTopic, parseUrl, usage } from './parse.ts';
 
 export const COMPRESSIONS = ['lz4', 'snappy', 'zstd', 'gzip', 'none'] as const;
-export const OVERFLOWS = ['block', 'drop'] as const;
+export const OVERFLOWS = ['spool', 'block', 'drop'] as const;
+export const DURABILITIES = ['memory', 'disk'] as const;
+export const FSYNCS = ['always', 'interval', 'never'] as const;
+export const SPOOL_FULL = ['block', 'drop'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export interface RunConfig {
@@ -26,6 +29,13 @@ export interface RunConfig {
   inflight: number;
   bufferSize: number;
   overflow: (typeof OVERFLOWS)[number];
+  durability: (typeof DURABILITIES)[number];
+  spoolDir: string | undefined;
+  spoolMaxBytes: number;
+  spoolSegmentBytes: number;
+  spoolFsync: (typeof FSYNCS)[number];
+  spoolFsyncIntervalMs: number;
+  spoolFull: (typeof SPOOL_FULL)[number];
   metricsIntervalMs: number;
   metricsPort: number;
   maxEvents: number;
@@ -68,7 +78,14 @@ export const RUN_OPTIONS: readonly Option[] = [
   { key: 'batchBytes', flag: 'batch-bytes', env: 'KAFKA_BATCH_BYTES', arg: 'BYTES', default: '1048576', parse: int(1024, 64 * 1024 * 1024), help: 'a batch is sent once its values reach this size' },
   { key: 'inflight', flag: 'inflight', env: 'KAFKA_INFLIGHT', arg: 'N', default: '1', parse: int(1, 1), help: 'produce requests in flight (1 keeps per-key order across retries)' },
   { key: 'bufferSize', flag: 'buffer-size', env: 'KAFKA_BUFFER_SIZE', arg: 'EVENTS', default: '200000', parse: int(1000, 50_000_000), help: 'events held in memory between socket and Kafka' },
-  { key: 'overflow', flag: 'overflow', env: 'OVERFLOW', arg: OVERFLOWS.join('|'), default: 'block', parse: (o, v) => parseChoice(o, v, OVERFLOWS), help: 'when the buffer is full: block (pause reading the socket) or drop (discard and count)' },
+  { key: 'overflow', flag: 'overflow', env: 'OVERFLOW', arg: OVERFLOWS.join('|'), default: 'spool', parse: (o, v) => parseChoice(o, v, OVERFLOWS), help: 'when the memory buffer is full: spool (write to the disk spool, replay in order), block (pause reading the socket) or drop (discard and count)' },
+  { key: 'durability', flag: 'durability', env: 'DURABILITY', arg: DURABILITIES.join('|'), default: 'memory', parse: (o, v) => parseChoice(o, v, DURABILITIES), help: 'disk: every event is written to the spool before it is produced, so a crash loses nothing read (see docs/operations.md)' },
+  { key: 'spoolDir', flag: 'spool-dir', env: 'SPOOL_DIR', arg: 'DIR', default: undefined, parse: (_o, v) => v, help: 'the spool directory, one per bridge (default: ~/.cache/ws2kafka/spool/default)' },
+  { key: 'spoolMaxBytes', flag: 'spool-max-bytes', env: 'SPOOL_MAX_BYTES', arg: 'BYTES', default: String(10 * 1024 * 1024 * 1024), parse: int(4096), help: 'most unacknowledged bytes the spool holds' },
+  { key: 'spoolSegmentBytes', flag: 'spool-segment-bytes', env: 'SPOOL_SEGMENT_BYTES', arg: 'BYTES', default: String(64 * 1024 * 1024), parse: int(4096), help: 'size at which a new spool segment file is started' },
+  { key: 'spoolFsync', flag: 'spool-fsync', env: 'SPOOL_FSYNC', arg: FSYNCS.join('|'), default: 'interval', parse: (o, v) => parseChoice(o, v, FSYNCS), help: 'when spool writes are forced to disk: after every write, every --spool-fsync-interval, or never (the OS decides)' },
+  { key: 'spoolFsyncIntervalMs', flag: 'spool-fsync-interval', env: 'SPOOL_FSYNC_INTERVAL', arg: 'DURATION', default: '100ms', parse: parseDuration, help: 'the interval of --spool-fsync interval' },
+  { key: 'spoolFull', flag: 'spool-full', env: 'SPOOL_FULL', arg: SPOOL_FULL.join('|'), default: 'block', parse: (o, v) => parseChoice(o, v, SPOOL_FULL), help: 'when the spool is full: block (pause reading the socket) or drop (discard and count); a loud warning either way' },
   { key: 'metricsIntervalMs', flag: 'metrics-interval', env: 'METRICS_INTERVAL', arg: 'DURATION', default: '30s', parse: parseDuration, help: 'how often the metrics line is printed (0: never)' },
   { key: 'metricsPort', flag: 'metrics-port', env: 'METRICS_PORT', arg: 'PORT', default: '9464', parse: int(0, 65535), help: 'Prometheus /metrics and /health on 127.0.0.1 (0: off)' },
   { key: 'maxEvents', flag: 'max-events', env: 'MAX_EVENTS', arg: 'N', default: '0', parse: int(0), help: 'exit 0 once N events are acknowledged by Kafka (0: run until stopped)' },

@@ -17,6 +17,12 @@ export class BridgeMetrics {
   gaps = 0;
   gapRecordsProduced = 0;
   produceErrors = 0;
+  /** Records written to the disk spool, and spooled records acknowledged by Kafka. */
+  eventsSpooled = 0;
+  eventsReplayed = 0;
+  spoolBytes = 0;
+  /** The wall-clock receive time of the oldest event not yet acknowledged (set by the bridge). */
+  oldestAt: () => number | undefined = () => undefined;
   bufferUsed = 0;
   bufferCapacity = 0;
   /** Receive → acknowledgement, in µs: since start, and since the last metrics line. */
@@ -25,6 +31,12 @@ export class BridgeMetrics {
   readonly startedAt = Date.now();
   #lastLineAt = Date.now();
   #lastLineProduced = 0;
+
+  /** Age of the oldest event not yet acknowledged, ms (0 when none is waiting). */
+  oldestUnackedMs(now = Date.now()): number {
+    const t = this.oldestAt();
+    return t === undefined ? 0 : Math.max(0, Math.round(now - t));
+  }
 
   recordAck(latencyUs: number): void {
     this.eventsProduced++;
@@ -43,7 +55,8 @@ export class BridgeMetrics {
     return (
       `[Metrics] Received: ${this.eventsReceived} events (${this.framesReceived} frames), Produced: ${this.eventsProduced}, ` +
       `Dropped: ${this.eventsDropped}, Rejected: ${this.framesRejected}, Buffer: ${this.bufferUsed}/${this.bufferCapacity}, ` +
-      `Rate: ${rate}/s, Lag p99: ${p99} ms, Reconnects: ${this.reconnects}`
+      `Rate: ${rate}/s, Lag p99: ${p99} ms, Reconnects: ${this.reconnects}, ` +
+      `Spooled: ${this.eventsSpooled}, Replayed: ${this.eventsReplayed}, Spool: ${(this.spoolBytes / 1048576).toFixed(1)} MB, Oldest: ${this.oldestUnackedMs(now)} ms`
     );
   }
 }

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BridgeMetrics } from './metrics.ts';
 
-type CounterField = 'eventsReceived' | 'framesReceived' | 'eventsProduced' | 'eventsDropped' | 'framesRejected' | 'deadLettersProduced' | 'reconnects' | 'gaps' | 'gapRecordsProduced' | 'produceErrors';
+type CounterField = 'eventsSpooled' | 'eventsReplayed' | 'eventsReceived' | 'framesReceived' | 'eventsProduced' | 'eventsDropped' | 'framesRejected' | 'deadLettersProduced' | 'reconnects' | 'gaps' | 'gapRecordsProduced' | 'produceErrors';
 
 /** Every exported series; docs/metrics.md documents each (a test checks both ways). */
 export const COUNTERS: ReadonlyArray<[string, CounterField, string]> = [
@@ -17,11 +17,15 @@ export const COUNTERS: ReadonlyArray<[string, CounterField, string]> = [
   ['ws2kafka_gaps_total', 'gaps', 'Disconnect windows (gaps) closed by a reconnection'],
   ['ws2kafka_gap_records_produced_total', 'gapRecordsProduced', 'Gap records acknowledged by Kafka in the gap topic'],
   ['ws2kafka_produce_errors_total', 'produceErrors', 'Failed produce requests (each is retried)'],
+  ['ws2kafka_events_spooled_total', 'eventsSpooled', 'Events written to the disk spool'],
+  ['ws2kafka_events_replayed_total', 'eventsReplayed', 'Spooled events acknowledged by Kafka (and so removed from the spool)'],
 ];
 
 export const GAUGES: ReadonlyArray<[string, string]> = [
   ['ws2kafka_buffer_events', 'Events in memory waiting for Kafka'],
   ['ws2kafka_buffer_capacity_events', 'Capacity of the in-memory buffer'],
+  ['ws2kafka_spool_bytes', 'Unacknowledged bytes in the disk spool'],
+  ['ws2kafka_oldest_unacked_age_seconds', 'Age of the oldest event read and not yet acknowledged by Kafka'],
   ['ws2kafka_ack_latency_seconds', 'Receive-to-acknowledgement latency since start, by quantile (0.5, 0.99, 1)'],
 ];
 
@@ -41,9 +45,11 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
   }
   new Gauge({ name: 'ws2kafka_buffer_events', help: GAUGES[0]![1], registers: [registry], collect() { this.set(m.bufferUsed); } });
   new Gauge({ name: 'ws2kafka_buffer_capacity_events', help: GAUGES[1]![1], registers: [registry], collect() { this.set(m.bufferCapacity); } });
+  new Gauge({ name: 'ws2kafka_spool_bytes', help: GAUGES[2]![1], registers: [registry], collect() { this.set(m.spoolBytes); } });
+  new Gauge({ name: 'ws2kafka_oldest_unacked_age_seconds', help: GAUGES[3]![1], registers: [registry], collect() { this.set(m.oldestUnackedMs() / 1000); } });
   new Gauge({
     name: 'ws2kafka_ack_latency_seconds',
-    help: GAUGES[2]![1],
+    help: GAUGES[4]![1],
     labelNames: ['quantile'],
     registers: [registry],
     collect() {

@@ -1,11 +1,17 @@
-// The Kafka side: an idempotent producer with acks=all, fed from the RecordQueue in order.
-// One produce request is in flight at a time and a failed one is sent again, unchanged, before
-// anything after it: per-key order holds across retries. An event counts as produced only when
-// Kafka has acknowledged it.
+// The Kafka side: an idempotent producer with acks=all, fed in arrival order from the in-memory
+// RecordQueue and, when that is full (or --durability disk), from the disk spool.
+//
+// Order: while anything is in the spool, every new record goes to the spool too (behind it), and
+// the queue (older) is sent before the spool; so records reach Kafka in arrival order and per-key
+// order holds across the switch. One produce request is in flight at a time and a failed one is
+// sent again, unchanged, before anything after it. An event counts as produced only when Kafka
+// has acknowledged it; a spooled record leaves the spool only then.
 import { performance } from 'node:perf_hooks';
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { BridgeMetrics } from '../metrics/metrics.ts';
+import type { SpoolRecord } from '../spool/codec.ts';
+import type { Spool } from '../spool/spool.ts';
 import { RecordQueue, type OutRecord } from './record-queue.ts';
 
 export interface SinkOptions {
@@ -20,14 +26,23 @@ export interface SinkOptions {
   replication: number;
   metrics: BridgeMetrics;
   log: Logger;
+  /** The disk spool, for --overflow spool or --durability disk. */
+  spool?: Spool | undefined;
+  /** Every record goes through the spool first (write-ahead). */
+  writeAhead?: boolean;
+  /** What to do when the spool is full: pause the socket (block) or discard and count (drop). */
+  spoolFull?: 'block' | 'drop';
+  /** Called when the buffers are full and reading should pause (block policies). */
+  onFull: () => void;
   /** Called when a full buffer has room again (resume a paused socket). */
   onSpace: () => void;
-  /** Called for each acknowledged record that was pushed with a tag (control records). */
+  /** Called for each acknowledged control record (pushed with receivedAt = -tag). */
   onTaggedAck?: (tag: number) => void;
 }
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5000;
+const ORIGIN = performance.timeOrigin;
 
 export class KafkaSink {
   readonly queue: RecordQueue;
@@ -35,20 +50,27 @@ export class KafkaSink {
   #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   #ready = false;
   #closed = false;
-  /** The batch in flight (or waiting to be retried): its length. 0 when idle. */
-  #inflight = 0;
+  /** The batch in flight (or waiting to be retried). */
+  #inflight: { n: number; fromSpool: boolean; times: number[] | undefined } | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay = RETRY_MIN_MS;
   #failingSince = 0;
   #lastFailureLog = 0;
+  #lastSpoolFullLog = 0;
   #waiters: Array<() => void> = [];
   #wasFull = false;
+  /** True while new records must go to the spool (it holds records older than them). */
+  #spooling: boolean;
+  /** Records on their way into the spool, appended once per event-loop turn. */
+  #pending: SpoolRecord[] = [];
+  #flushScheduled = false;
 
   constructor(o: SinkOptions) {
     this.#o = o;
     this.queue = new RecordQueue(o.capacity);
     o.metrics.bufferCapacity = o.capacity;
+    this.#spooling = o.spool !== undefined && (o.writeAhead === true || o.spool.size > 0);
     this.#producer = new Producer({
       clientId: 'ws2kafka',
       bootstrapBrokers: o.brokers,
@@ -61,20 +83,83 @@ export class KafkaSink {
   }
 
   /**
-   * Buffers a record. False when the buffer is full (the caller applies its overflow policy);
-   * `force` (control records) always succeeds.
+   * Takes a record. False only when nothing can hold it (no spool and the queue is full): the
+   * caller applies its overflow policy. `force` (control records) always goes in.
    */
   offer(record: OutRecord, receivedAt: number, force = false): boolean {
-    if (!this.queue.push(record, receivedAt, force)) {
-      this.#wasFull = true;
-      return false;
+    if (this.#spooling) {
+      this.#toSpool(record, receivedAt);
+      return true;
+    }
+    if (this.#o.spool !== undefined && (!this.#ready || this.#failingSince !== 0)) {
+      // Kafka is not there: keep new events on disk rather than in memory.
+      this.#spooling = true;
+      this.#o.log.warn({ spool: this.#o.spool.options.dir }, 'Kafka is unreachable: new events go to the disk spool (replayed in order once it is back)');
+      this.#toSpool(record, receivedAt);
+      return true;
+    }
+    if (!this.queue.push(record, receivedAt, force && this.#o.spool === undefined)) {
+      if (this.#o.spool === undefined) {
+        this.#wasFull = true;
+        return false;
+      }
+      this.#spooling = true;
+      this.#o.log.warn({ buffered: this.queue.size, spool: this.#o.spool.options.dir }, 'memory buffer full: spilling to the disk spool (replayed in order once Kafka catches up)');
+      this.#toSpool(record, receivedAt);
+      return true;
     }
     this.#o.metrics.bufferUsed = this.queue.size;
-    if (this.#ready && this.#inflight === 0) {
-      if (this.queue.bytes >= this.#o.batchBytes) this.#send();
-      else this.#lingerTimer ??= setTimeout(() => this.#send(), this.#o.lingerMs);
-    }
+    this.#kick();
     return true;
+  }
+
+  #kick(): void {
+    if (!this.#ready || this.#inflight !== undefined) return;
+    if (this.queue.bytes >= this.#o.batchBytes || this.queue.size === 0) this.#send();
+    else this.#lingerTimer ??= setTimeout(() => this.#send(), this.#o.lingerMs);
+  }
+
+  #toSpool(record: OutRecord, receivedAt: number): void {
+    // Control records keep their negative tag; events their wall-clock receive time.
+    const at = receivedAt < 0 ? receivedAt : ORIGIN + receivedAt;
+    const headers = record.headers instanceof Map ? [...record.headers] : [];
+    this.#pending.push({ topic: record.topic, key: record.key, value: record.value!, headers, receivedAt: at });
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flushPending());
+    }
+  }
+
+  #flushPending(): void {
+    this.#flushScheduled = false;
+    const spool = this.#o.spool!;
+    if (this.#pending.length === 0) return;
+    const written = spool.append(this.#pending);
+    this.#o.metrics.eventsSpooled += written;
+    this.#o.metrics.spoolBytes = spool.bytes;
+    if (written === this.#pending.length) this.#pending = [];
+    else {
+      const left = this.#pending.length - written;
+      const now = Date.now();
+      if (now - this.#lastSpoolFullLog > 5000) {
+        this.#lastSpoolFullLog = now;
+        this.#o.log.warn(
+          { spoolBytes: spool.bytes, maxBytes: spool.options.maxBytes, policy: this.#o.spoolFull ?? 'block', waiting: left },
+          this.#o.spoolFull === 'drop' ? 'SPOOL FULL: dropping events (--spool-full drop); each is counted' : 'SPOOL FULL: pausing the socket until Kafka drains the spool (--spool-full block)',
+        );
+      }
+      if (this.#o.spoolFull === 'drop') {
+        // Events are dropped and counted; control records (gaps, dead letters) wait for room.
+        const kept = this.#pending.slice(written).filter((r) => r.receivedAt < 0);
+        this.#o.metrics.eventsDropped += left - kept.length;
+        this.#pending = kept;
+      } else {
+        this.#pending = this.#pending.slice(written);
+        this.#wasFull = true;
+        this.#o.onFull();
+      }
+    }
+    this.#kick();
   }
 
   /** Creates missing topics, retrying while Kafka is unreachable; then starts sending. */
@@ -86,8 +171,8 @@ export class KafkaSink {
         break;
       } catch (err) {
         this.#o.log.warn(
-          { brokers: this.#o.brokers, attempt, err: (err as Error).message, buffered: this.queue.size },
-          `Kafka at ${this.#o.brokers.join(',')} is unreachable or refused topic creation; retrying in ${delay} ms (events are buffered meanwhile)`,
+          { brokers: this.#o.brokers, attempt, err: (err as Error).message, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0 },
+          `Kafka at ${this.#o.brokers.join(',')} is unreachable or refused topic creation; retrying in ${delay} ms (events are kept meanwhile)`,
         );
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 10_000);
@@ -95,7 +180,7 @@ export class KafkaSink {
     }
     this.#ready = true;
     this.#o.log.info({ topics: this.#o.topics }, 'Kafka is ready');
-    if (this.queue.size > 0) this.#send();
+    this.#send();
   }
 
   async #createTopics(): Promise<void> {
@@ -118,41 +203,78 @@ export class KafkaSink {
       clearTimeout(this.#lingerTimer);
       this.#lingerTimer = undefined;
     }
-    if (this.#inflight !== 0 || this.queue.size === 0 || !this.#ready) return;
-    const n = this.queue.countWithin(this.#o.batchBytes);
-    this.#inflight = n;
-    this.#produce(this.queue.peek(n));
+    if (this.#inflight !== undefined || !this.#ready) return;
+    if (this.queue.size > 0) {
+      const n = this.queue.countWithin(this.#o.batchBytes);
+      this.#inflight = { n, fromSpool: false, times: undefined };
+      this.#produce(this.queue.peek(n));
+      return;
+    }
+    const spool = this.#o.spool;
+    if (spool === undefined) return this.#idle();
+    if (spool.unread === 0 && this.#pending.length > 0) this.#flushPending();
+    const records = spool.unread > 0 ? spool.read(this.#o.batchBytes) : [];
+    if (records.length === 0) return this.#idle();
+    const messages = new Array<OutRecord>(records.length);
+    const times = new Array<number>(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      messages[i] = { topic: r.topic, key: r.key, value: r.value, headers: new Map(r.headers) } as OutRecord;
+      times[i] = r.receivedAt < 0 ? r.receivedAt : Math.max(0, r.receivedAt - ORIGIN);
+    }
+    this.#inflight = { n: records.length, fromSpool: true, times };
+    this.#produce(messages);
+  }
+
+  #idle(): void {
+    if (this.#o.spool && !this.#o.writeAhead && this.#spooling && this.#o.spool.size === 0 && this.#pending.length === 0) {
+      this.#spooling = false;
+      this.#o.log.info('the spool is drained: back to the memory buffer');
+    }
+    if (this.#waiters.length > 0 && this.#pendingTotal() === 0) for (const w of this.#waiters.splice(0)) w();
+  }
+
+  #pendingTotal(): number {
+    return this.queue.size + (this.#o.spool?.size ?? 0) + this.#pending.length;
   }
 
   #produce(messages: OutRecord[]): void {
     this.#producer.send({ messages }).then(
-      () => this.#acked(messages.length),
+      () => this.#acked(),
       (err: unknown) => this.#failed(messages, err),
     );
   }
 
-  #acked(n: number): void {
+  #acked(): void {
+    const batch = this.#inflight!;
+    this.#inflight = undefined;
     const now = performance.now();
     const m = this.#o.metrics;
     const onTaggedAck = this.#o.onTaggedAck;
-    this.queue.shift(n, (receivedAt) => {
-      // Control records carry a negative receive time: a tag, not an event.
+    const account = (receivedAt: number) => {
       if (receivedAt < 0) onTaggedAck?.(-receivedAt);
       else m.recordAck(Math.round((now - receivedAt) * 1000));
-    });
-    m.bufferUsed = this.queue.size;
-    this.#inflight = 0;
+    };
+    if (batch.fromSpool) {
+      this.#o.spool!.ack(batch.n);
+      for (const t of batch.times!) account(t);
+      m.eventsReplayed += batch.n;
+      m.spoolBytes = this.#o.spool!.bytes;
+    } else {
+      this.queue.shift(batch.n, account);
+      m.bufferUsed = this.queue.size;
+    }
     if (this.#failingSince !== 0) {
       this.#o.log.info({ downMs: Date.now() - this.#failingSince }, 'Kafka accepts records again');
       this.#failingSince = 0;
     }
     this.#retryDelay = RETRY_MIN_MS;
-    if (this.#wasFull && this.queue.size < this.queue.capacity * 0.9) {
+    if (this.#pending.length > 0 && !this.#flushScheduled) this.#flushPending();
+    if (this.#wasFull && this.queue.size < this.queue.capacity * 0.9 && !(this.#o.spool?.full ?? false) && this.#pending.length === 0) {
       this.#wasFull = false;
       this.#o.onSpace();
     }
-    if (this.queue.size > 0) this.#send();
-    else if (this.#waiters.length > 0) for (const w of this.#waiters.splice(0)) w();
+    this.#send();
   }
 
   #failed(messages: OutRecord[], err: unknown): void {
@@ -162,7 +284,7 @@ export class KafkaSink {
     if (now - this.#lastFailureLog > 5000) {
       this.#lastFailureLog = now;
       this.#o.log.warn(
-        { err: (err as Error).message, batch: messages.length, buffered: this.queue.size, retryInMs: this.#retryDelay },
+        { err: (err as Error).message, batch: messages.length, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0, retryInMs: this.#retryDelay },
         'producing to Kafka failed; the same batch is retried (nothing after it is sent first)',
       );
     }
@@ -174,9 +296,21 @@ export class KafkaSink {
     this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
   }
 
-  /** Resolves when everything buffered has been acknowledged, or false after timeoutMs. */
+  /**
+   * The receive time (wall ms) of the oldest event not yet acknowledged, if known: the head of the
+   * memory queue, or the first event of the spool batch in flight.
+   */
+  oldestUnacknowledged(): number | undefined {
+    const first = this.#inflight?.fromSpool ? this.#inflight.times?.find((t) => t >= 0) : undefined;
+    if (first !== undefined) return ORIGIN + first;
+    const t = this.queue.oldestTime();
+    return t === undefined || t < 0 ? undefined : ORIGIN + t;
+  }
+
+  /** Resolves true when everything buffered and spooled has been acknowledged, false after timeoutMs. */
   drain(timeoutMs: number): Promise<boolean> {
-    if (this.queue.size === 0 && this.#inflight === 0) return Promise.resolve(true);
+    if (this.#pending.length > 0) this.#flushPending();
+    if (this.#pendingTotal() === 0 && this.#inflight === undefined) return Promise.resolve(true);
     if (this.#ready) this.#send();
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
@@ -187,10 +321,22 @@ export class KafkaSink {
     });
   }
 
+  /** Records in the spool, not yet acknowledged. */
+  spooled(): number {
+    return this.#o.spool?.size ?? 0;
+  }
+
+  /** Records neither acknowledged nor safe on disk (what a stop now would lose). */
+  unsafe(): number {
+    return this.queue.size + this.#pending.length;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#pending.length > 0) this.#flushPending();
+    this.#o.spool?.close();
     await this.#producer.close().catch(() => undefined);
   }
 }

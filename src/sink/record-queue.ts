@@ -51,6 +51,11 @@ export class RecordQueue {
     return true;
   }
 
+  /** The receive time of the oldest record, if any. */
+  oldestTime(): number | undefined {
+    return this.#size === 0 ? undefined : this.#times[this.#head]!;
+  }
+
   /** The first n records (n ≤ size), oldest first, without removing them. */
   peek(n: number): OutRecord[] {
     const out = new Array<OutRecord>(n);

@@ -1,6 +1,9 @@
 // Runs `ws2kafka run` as its own process, as users do, with topics no other test uses.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Admin } from '@platformatic/kafka';
 import { testBrokers } from './kafka.ts';
@@ -47,8 +50,10 @@ export interface BridgeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Starts `run` with the suite's broker, no metrics port, and a spool directory of its own. */
 export function startBridge(args: string[], env: NodeJS.ProcessEnv = {}): BridgeProcess {
-  const proc = spawn(process.execPath, [cli, 'run', '--brokers', testBrokers().join(','), '--metrics-port', '0', ...args], {
+  const spool = args.includes('--spool-dir') ? [] : ['--spool-dir', mkdtempSync(join(tmpdir(), 'ws2kafka-spool-'))];
+  const proc = spawn(process.execPath, [cli, 'run', '--brokers', testBrokers().join(','), '--metrics-port', '0', ...spool, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -114,17 +114,27 @@ test('a feed that goes silent (no frames, no pongs) is detected, reconnected, an
   assert.ok(gaps[0]!.resumed_connection_id !== null);
 });
 
-test('Kafka unreachable at start: said clearly, the bridge keeps trying, and what it could not deliver is reported', async (t) => {
+test('Kafka unreachable at start: said clearly, the bridge keeps trying, and what it could not deliver is kept or reported', async (t) => {
   const mock = await startMockServer({ port: 0, rate: 100 });
   t.after(() => mock.close());
   // A later --brokers wins over the suite's (the last occurrence of a flag counts).
-  const unreachable = startBridge(['--url', mock.url, '--brokers', '127.0.0.1:1', '--shutdown-timeout', '1s', '--metrics-interval', '0']);
-  t.after(() => unreachable.proc.kill('SIGKILL'));
-  await waitFor(() => /Kafka at 127\.0\.0\.1:1 is unreachable/.test(unreachable.stderr()), 20_000, 'the unreachable warning');
+  const unreachable = (extra: string[]) => startBridge(['--url', mock.url, '--brokers', '127.0.0.1:1', '--shutdown-timeout', '1s', '--metrics-interval', '0', ...extra]);
+  // Default --overflow spool: what it read is on disk at the stop, so the exit is clean.
+  const spooling = unreachable([]);
+  t.after(() => spooling.proc.kill('SIGKILL'));
+  await waitFor(() => /Kafka at 127\.0\.0\.1:1 is unreachable/.test(spooling.stderr()), 20_000, 'the unreachable warning');
   await new Promise((r) => setTimeout(r, 2000));
-  assert.equal(unreachable.proc.exitCode, null, 'still running, still trying');
-  unreachable.proc.kill('SIGTERM');
-  const { code } = await unreachable.exited;
-  assert.equal(code, 1, 'events it read but could not deliver make the exit non-zero');
-  assert.match(unreachable.stderr(), /buffered events were not acknowledged within --shutdown-timeout/);
+  assert.equal(spooling.proc.exitCode, null, 'still running, still trying');
+  spooling.proc.kill('SIGTERM');
+  assert.equal((await spooling.exited).code, 0, spooling.stderr());
+  assert.match(spooling.stderr(), /new events go to the disk spool/);
+  assert.match(spooling.stderr(), /\d+ events are not yet in Kafka but safe in the spool/);
+  // --overflow block: memory only, so events it read but could not deliver make the exit non-zero.
+  const blocking = unreachable(['--overflow', 'block']);
+  t.after(() => blocking.proc.kill('SIGKILL'));
+  await waitFor(() => /Kafka at 127\.0\.0\.1:1 is unreachable/.test(blocking.stderr()), 20_000, 'the unreachable warning');
+  await new Promise((r) => setTimeout(r, 2000));
+  blocking.proc.kill('SIGTERM');
+  assert.equal((await blocking.exited).code, 1, 'events it read but could not deliver make the exit non-zero');
+  assert.match(blocking.stderr(), /buffered events were not acknowledged within --shutdown-timeout/);
 });

@@ -21,7 +21,7 @@ test('the metrics line has the old tool\'s shape and counts acknowledgements', a
   m.bufferUsed = 3;
   for (let i = 0; i < 7; i++) m.recordAck(2000 + i * 1000);
   const line = m.line(Date.now() + 1000);
-  assert.match(line, /^\[Metrics\] Received: 10 events \(2 frames\), Produced: 7, Dropped: 0, Rejected: 0, Buffer: 3\/100, Rate: \d+\/s, Lag p99: 8\.\d ms, Reconnects: 0$/);
+  assert.match(line, /^\[Metrics\] Received: 10 events \(2 frames\), Produced: 7, Dropped: 0, Rejected: 0, Buffer: 3\/100, Rate: \d+\/s, Lag p99: 8\.\d ms, Reconnects: 0, Spooled: 0, Replayed: 0, Spool: 0\.0 MB, Oldest: 0 ms$/);
   const text = await metricsRegistry(m).metrics();
   assert.match(text, /^ws2kafka_events_produced_total 7$/m);
   assert.match(text, /^ws2kafka_buffer_events 3$/m);

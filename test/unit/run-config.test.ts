@@ -35,7 +35,7 @@ test('bad values name the option, the value and what is accepted', async () => {
   await assert.rejects(loadRunConfig({ 'metrics-interval': '5 minutes' }, {}), /--metrics-interval '5 minutes' is not valid: expected a duration/);
   await assert.rejects(loadRunConfig({ url: 'http://x' }, {}), /--url 'http:\/\/x\/' is not valid: expected a ws:\/\/ or wss:\/\/ URL/);
   await assert.rejects(loadRunConfig({ topics: 'T:trades' }, {}), /--topics 'T:trades' is not valid: expected EV=TOPIC pairs/);
-  await assert.rejects(loadRunConfig({ overflow: 'spill' }, {}), /--overflow 'spill' is not valid: expected one of block, drop/);
+  await assert.rejects(loadRunConfig({ overflow: 'spill' }, {}), /--overflow 'spill' is not valid: expected one of spool, block, drop/);
 });
 
 test('a secret in a bad URL is not echoed', async () => {

@@ -1,0 +1,61 @@
+// The disk spool under `run`: overflow into it and back, and Kafka down with a restart between.
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startMockServer } from '../../src/mock/server.ts';
+import { parseMix } from '../../src/mock/options.ts';
+import { audit } from '../../src/verify/audit.ts';
+import { lastMetrics, startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
+import { testBrokers } from '../helpers/kafka.ts';
+
+const spooledOf = (out: string) => Number(/Spooled: (\d+)/.exec(out.trim().split('\n').filter((l) => l.startsWith('[Metrics]')).at(-1) ?? '')?.[1] ?? NaN);
+const replayedOf = (out: string) => Number(/Replayed: (\d+)/.exec(out.trim().split('\n').filter((l) => l.startsWith('[Metrics]')).at(-1) ?? '')?.[1] ?? NaN);
+
+test('a small memory buffer overflows into the spool and drains in order: nothing lost, duplicated or reordered', async (t) => {
+  const topics = testTopics((fn) => t.after(fn));
+  const spoolDir = await mkdtemp(join(tmpdir(), 'ws2kafka-spool-'));
+  const N = 200_000;
+  const mock = await startMockServer({ port: 0, rate: 400_000, events: N, mix: parseMix('mix', 'T=90,AM=10') });
+  t.after(() => mock.close());
+  const bridge = startBridge(['--url', mock.url, '--max-events', String(N), '--buffer-size', '1000', '--spool-dir', spoolDir, '--metrics-interval', '500ms', ...topics.flags]);
+  t.after(() => bridge.proc.kill('SIGKILL'));
+  const { code } = await bridge.exited;
+  assert.equal(code, 0, bridge.stderr());
+  const out = bridge.stdout();
+  assert.ok(spooledOf(out) > 0, 'the spool was used');
+  assert.equal(replayedOf(out), spooledOf(out), 'everything spooled was replayed');
+  assert.equal(lastMetrics(out).produced, N);
+  const report = await audit({ brokers: testBrokers(), topics: [topics.trades, topics.aggregates], routes: topics.routes, mockStats: mock.stats(true) });
+  assert.equal(report.lost, 0);
+  assert.equal(report.duplicated, 0);
+  assert.equal(report.reordered, 0, JSON.stringify(report.samples.reordered));
+  assert.equal(report.corrupted, 0);
+});
+
+test('Kafka unreachable: events go to the spool; after a restart with Kafka back, all of them arrive once, in order', async (t) => {
+  const topics = testTopics((fn) => t.after(fn));
+  const spoolDir = await mkdtemp(join(tmpdir(), 'ws2kafka-spool-'));
+  const N = 20_000;
+  const mock = await startMockServer({ port: 0, rate: 20_000, events: N, mix: parseMix('mix', 'T=90,AM=10') });
+  t.after(() => mock.close());
+  const down = startBridge(['--url', mock.url, '--brokers', '127.0.0.1:1', '--spool-dir', spoolDir, '--shutdown-timeout', '500ms', '--metrics-interval', '200ms', ...topics.flags]);
+  t.after(() => down.proc.kill('SIGKILL'));
+  await waitFor(() => spooledOf(down.stdout()) === N, 30_000, `all ${N} events in the spool`);
+  down.proc.kill('SIGTERM');
+  assert.equal((await down.exited).code, 0, 'spooled events are safe: a clean exit');
+  assert.match(down.stderr(), new RegExp(`${N} events are not yet in Kafka but safe in the spool`));
+
+  // The same spool, Kafka reachable, a feed with nothing more to say.
+  const quiet = await startMockServer({ port: 0, rate: 1, events: 0 });
+  t.after(() => quiet.close());
+  const up = startBridge(['--url', quiet.url, '--spool-dir', spoolDir, '--max-events', String(N), '--metrics-interval', '200ms', ...topics.flags]);
+  t.after(() => up.proc.kill('SIGKILL'));
+  assert.equal((await up.exited).code, 0, up.stderr());
+  assert.match(up.stderr(), /spool recovery: replaying records/);
+  assert.equal(replayedOf(up.stdout()), N);
+  const report = await audit({ brokers: testBrokers(), topics: [topics.trades, topics.aggregates], routes: topics.routes, mockStats: mock.stats(true) });
+  assert.ok(report.ok, JSON.stringify(report));
+  assert.equal(report.delivered, N);
+});
