@@ -1,0 +1,324 @@
+// The proxy: one upstream connection (PolygonSource: auth, subscribe, liveness, reconnect with
+// backoff and jitter) fanned out to many local clients over the same protocol (FeedServer: auth,
+// subscriptions, a bounded send buffer per client and slow_consumer).
+//
+// - Upstream is subscribed to the union of the local subscriptions (filter.ts, unionParams), and
+//   unsubscribed from what no client wants any more, whenever a client subscribes, unsubscribes or
+//   leaves. After a reconnect, PolygonSource subscribes the whole current union again.
+// - Each upstream frame is split once (split.ts); each local client gets a frame holding only the
+//   events it subscribed to, bytes unchanged and in upstream order (the very same Buffer when it
+//   wants them all).
+// - Upstream status events (connected, auth_success, success, force_disconnect...) concern the
+//   proxy's own connection: they go to PolygonSource, never to local clients, whose connections
+//   stay open across upstream reconnects. A local client is told nothing about the upstream.
+// - A malformed upstream frame (not a JSON array of objects) is forwarded whole to every client
+//   subscribed to anything (the proxy cannot know whom it was meant for), counted and logged.
+// - Sending to a client never waits: a client whose unsent data passes slowConsumerBytes gets
+//   slow_consumer and is cut off (FeedClient.send); counted and logged. Upstream is never paused.
+//
+// GET /stats on the local port reports upstream and per-client counters (no keys); GET /health
+// answers 200 while upstream is streaming, else 503.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { redactUrl } from '../config/parse.ts';
+import { FeedServer, type FeedClient } from '../feed/server.ts';
+import { PolygonSource, type Gap } from '../source/polygon-source.ts';
+import { Slices, splitFrame } from '../split/split.ts';
+import { buildFrame, ClientMatcher, FrameEvents, unionParams } from './filter.ts';
+import { PROXY_DEFAULTS, type ProxyOptions } from './options.ts';
+
+export type { ProxyOptions } from './options.ts';
+export { PROXY_DEFAULTS } from './options.ts';
+
+/** Most events one upstream frame may hold (Polygon frames are about 1 MB at most). */
+const MAX_EVENTS_PER_FRAME = 100_000;
+/** Closed connections kept for /stats (open ones are all there). */
+const CLOSED_KEPT = 100;
+const GAPS_KEPT = 20;
+const LOG_EVERY_MS = 5000;
+
+export interface ProxyConnectionStats {
+  id: number;
+  remote: string;
+  state: string;
+  subscriptions: string[];
+  openedAt: number;
+  closedAt: number | null;
+  /** Data frames and events queued to the client's socket, and their bytes. */
+  frames: number;
+  events: number;
+  malformedFrames: number;
+  bytes: number;
+  unsentBytes: number;
+  closeReason: string | null;
+}
+
+export interface ProxyStats {
+  url: string;
+  upstream: {
+    url: string;
+    state: string;
+    /** The union upstream is (or, once connected, will be) subscribed to. */
+    subscriptions: string[];
+    reconnects: number;
+    gaps: number;
+    recentGaps: Gap[];
+    frames: number;
+    events: number;
+    statusEvents: number;
+    malformedFrames: number;
+    /** Events without an `ev` field: forwarded to nobody. */
+    eventsWithoutEv: number;
+  };
+  clients: { open: number; total: number; slowConsumers: number };
+  connections: ProxyConnectionStats[];
+}
+
+export interface ProxyServer {
+  url: string;
+  statsUrl: string;
+  stats(): ProxyStats;
+  close(): Promise<void>;
+}
+
+type Local = { client: FeedClient; matcher: ClientMatcher; events: number; malformedFrames: number };
+
+export async function startProxyServer(options: Partial<ProxyOptions> & Pick<ProxyOptions, 'upstream' | 'log'>): Promise<ProxyServer> {
+  const proxy = new ProxyFeed({ ...PROXY_DEFAULTS, ...options });
+  await proxy.start();
+  return proxy;
+}
+
+class ProxyFeed implements ProxyServer {
+  url = '';
+  statsUrl = '';
+  #o: ProxyOptions;
+  #log: Logger;
+  #feed: FeedServer;
+  #source: PolygonSource;
+  #locals = new Map<number, Local>();
+  #closed: Local[] = [];
+  #totalClients = 0;
+  #slowConsumers = 0;
+  // upstream counters
+  #frames = 0;
+  #events = 0;
+  #statusEvents = 0;
+  #malformed = 0;
+  #withoutEv = 0;
+  #reconnects = 0;
+  #gaps = 0;
+  #recentGaps: Gap[] = [];
+  #lastMalformedLog = 0;
+  // per-frame scratch (the hot path allocates nothing per event)
+  #slices = new Slices(MAX_EVENTS_PER_FRAME);
+  #frameEvents = new FrameEvents(MAX_EVENTS_PER_FRAME);
+  #picked = new Uint8Array(MAX_EVENTS_PER_FRAME);
+  #statuses: number[] = [];
+
+  constructor(o: ProxyOptions) {
+    this.#o = o;
+    this.#log = o.log;
+    this.#feed = new FeedServer({
+      host: o.host,
+      port: o.port,
+      path: o.path,
+      apiKeys: o.clientKeys,
+      authTimeoutMs: o.authTimeoutMs,
+      maxConnectionsPerKey: o.maxConnections,
+      slowConsumerBytes: o.slowConsumerBytes,
+      logger: o.log.child({ side: 'local' }),
+      onConnect: (c) => this.#onConnect(c),
+      onSubscriptions: () => this.#updateUnion(),
+      onClose: (c) => this.#onClose(c),
+      http: (req, res, url) => this.#http(req, res, url),
+    });
+    this.#source = new PolygonSource({
+      url: o.upstream,
+      apiKey: o.apiKey,
+      subscribe: '',
+      log: o.log.child({ side: 'upstream' }),
+      onFrame: (frame) => this.#onFrame(frame),
+      onGap: (gap) => this.#onGap(gap),
+      onReconnect: () => this.#reconnects++,
+      onFatal: (err) => {
+        this.#log.error({ code: err.code }, `upstream: ${err.message}`);
+        this.#o.onFatal?.(err.message);
+      },
+      pingIntervalMs: o.pingIntervalMs,
+      silenceTimeoutMs: o.silenceTimeoutMs,
+      maxFrameBytes: o.maxFrameBytes,
+      ...(o.backoff === undefined ? {} : { backoff: o.backoff }),
+    });
+  }
+
+  async start(): Promise<void> {
+    this.url = await this.#feed.start();
+    this.statsUrl = `http://${new URL(this.url).host}/stats`;
+    this.#log.info({ url: this.url, upstream: redactUrl(this.#o.upstream) }, 'proxy listening; connecting upstream');
+    this.#source.start();
+  }
+
+  async close(): Promise<void> {
+    this.#source.stop();
+    await this.#feed.close();
+  }
+
+  stats(): ProxyStats {
+    const connections = [...this.#locals.values(), ...this.#closed].map((l) => connectionStats(l)).sort((a, b) => a.id - b.id);
+    const union = this.#source.subscriptions;
+    return {
+      url: this.url,
+      upstream: {
+        url: redactUrl(this.#o.upstream),
+        state: this.#source.state,
+        subscriptions: union === '' ? [] : union.split(','),
+        reconnects: this.#reconnects,
+        gaps: this.#gaps,
+        recentGaps: [...this.#recentGaps],
+        frames: this.#frames,
+        events: this.#events,
+        statusEvents: this.#statusEvents,
+        malformedFrames: this.#malformed,
+        eventsWithoutEv: this.#withoutEv,
+      },
+      clients: { open: this.#locals.size, total: this.#totalClients, slowConsumers: this.#slowConsumers },
+      connections,
+    };
+  }
+
+  /** The hot path: one upstream frame to every local client that wants some of it. */
+  #onFrame(frame: Buffer): void {
+    this.#frames++;
+    const slices = this.#slices;
+    splitFrame(frame, slices);
+    if (slices.error !== undefined) {
+      this.#onMalformed(frame, slices.error, slices.errorAt);
+      return;
+    }
+    const events = this.#frameEvents;
+    const statuses = this.#statuses;
+    const data = events.load(frame, slices, statuses);
+    for (let i = 0; i < statuses.length; i++) this.#status(frame, statuses[i]!);
+    const withoutEv = slices.count - data - statuses.length;
+    if (withoutEv > 0) this.#withoutEv += withoutEv;
+    if (data === 0) return;
+    this.#events += data;
+    this.#source.dataSeen();
+    const whole = statuses.length === 0;
+    const picked = this.#picked;
+    for (const local of this.#locals.values()) {
+      const c = local.client;
+      if (!c.receiving) continue;
+      const n = local.matcher.pick(frame, slices, events, picked);
+      if (n === 0) continue;
+      if (c.send(buildFrame(frame, slices, picked, n, whole))) local.events += n;
+    }
+  }
+
+  #status(frame: Buffer, e: number): void {
+    this.#statusEvents++;
+    const s = this.#slices;
+    let parsed: { status?: unknown; message?: unknown };
+    try {
+      parsed = JSON.parse(frame.toString('utf8', s.start[e], s.end[e])) as { status?: unknown; message?: unknown };
+    } catch {
+      return;
+    }
+    this.#source.status(typeof parsed.status === 'string' ? parsed.status : '', typeof parsed.message === 'string' ? parsed.message : '');
+  }
+
+  #onMalformed(frame: Buffer, reason: string, at: number): void {
+    this.#malformed++;
+    let sent = 0;
+    for (const local of this.#locals.values()) {
+      if (!local.client.receiving) continue;
+      if (local.client.send(frame)) {
+        local.malformedFrames++;
+        sent++;
+      }
+    }
+    const now = Date.now();
+    if (now - this.#lastMalformedLog > LOG_EVERY_MS) {
+      this.#lastMalformedLog = now;
+      this.#log.warn({ reason, at, malformedFrames: this.#malformed, forwardedTo: sent }, 'upstream frame is not a JSON array of objects: forwarded whole to every subscribed client');
+    }
+  }
+
+  #onGap(gap: Gap): void {
+    this.#gaps++;
+    this.#recentGaps.push(gap);
+    if (this.#recentGaps.length > GAPS_KEPT) this.#recentGaps.shift();
+    this.#log.warn({ from: gap.from_iso, to: gap.to_iso, durationMs: gap.duration_ms, reason: gap.reason, clients: this.#locals.size }, 'upstream gap: no data could be received in this window; local clients stayed connected');
+  }
+
+  #onConnect(c: FeedClient): void {
+    this.#totalClients++;
+    this.#locals.set(c.id, { client: c, matcher: new ClientMatcher(c.subscriptions), events: 0, malformedFrames: 0 });
+  }
+
+  #onClose(c: FeedClient): void {
+    const local = this.#locals.get(c.id);
+    this.#locals.delete(c.id);
+    if (local !== undefined) {
+      this.#closed.push(local);
+      if (this.#closed.length > CLOSED_KEPT) this.#closed.shift();
+    }
+    if (c.closeReason === 'slow_consumer') {
+      this.#slowConsumers++;
+      this.#log.warn(
+        { conn: c.id, remote: c.remote, limitBytes: this.#o.slowConsumerBytes, slowConsumers: this.#slowConsumers },
+        'local client too slow: sent slow_consumer and disconnected it (the others and upstream are unaffected)',
+      );
+    }
+    this.#updateUnion();
+  }
+
+  /** Subscribes upstream to the union of what open clients want; PolygonSource sends the diff. */
+  #updateUnion(): void {
+    const subs: FeedClient['subscriptions'][] = [];
+    for (const local of this.#locals.values()) {
+      const state = local.client.state;
+      if (state === 'authenticated') subs.push(local.client.subscriptions);
+    }
+    const union = unionParams(subs);
+    if (union === this.#source.subscriptions) return;
+    this.#log.info({ before: this.#source.subscriptions, after: union }, 'upstream subscriptions changed');
+    this.#source.setSubscriptions(union);
+  }
+
+  #http(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (url.pathname === '/stats') {
+      const body = JSON.stringify(this.stats());
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return true;
+    }
+    if (url.pathname === '/health') {
+      const ok = this.#source.state === 'streaming';
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(req.method === 'HEAD' ? undefined : `upstream ${this.#source.state}\n`);
+      return true;
+    }
+    return false;
+  }
+}
+
+function connectionStats(l: Local): ProxyConnectionStats {
+  const c = l.client;
+  return {
+    id: c.id,
+    remote: c.remote,
+    state: c.state,
+    subscriptions: c.subscriptions.list(),
+    openedAt: c.openedAt,
+    closedAt: c.closedAt ?? null,
+    frames: c.frames,
+    events: l.events,
+    malformedFrames: l.malformedFrames,
+    bytes: c.bytes,
+    unsentBytes: c.state === 'closed' ? 0 : c.unsentBytes,
+    closeReason: c.closeReason ?? null,
+  };
+}
