@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // The sources are TypeScript with erasable syntax only: Node >= 22.18 runs them directly,
-// so there is no build step to remember. This shim only checks the Node version first.
+// so there is no build step to remember. This shim only checks the Node version first: the
+// Kafka client (@platformatic/kafka) needs 22.22+ on the 22 line and 24.6+ on the 24 line.
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
+const supported = (major === 22 && minor >= 22) || (major === 24 && minor >= 6) || major >= 25;
+if (!supported) {
   process.stderr.write(
-    `ws2kafka needs Node.js >= 22.18 (found ${process.versions.node}). ` +
-      'Run it through npm (npx ws2kafka, npm start), which uses the Node 24 that npm ci installs, or install Node 22.18+/24.\n',
+    `ws2kafka needs Node.js 22.22+ or 24.6+ (found ${process.versions.node}). ` +
+      'Run it through npm (npx ws2kafka, npm start), which uses the Node 24 that npm ci installs, or install Node 22.22+/24.6+.\n',
   );
   process.exit(1);
 }
