@@ -11,6 +11,7 @@ import type { OutRecord } from '../sink/record-queue.ts';
 import { PolygonSource, type Gap } from '../source/polygon-source.ts';
 import { decodeJsonString, Slices, splitFrame } from '../split/split.ts';
 import { lockSpool } from '../spool/lock.ts';
+import { RunStateFile } from '../spool/run-state.ts';
 import { Spool } from '../spool/spool.ts';
 import { ws2kafkaHome } from '../kafka-local/home.ts';
 import { mkdirSync } from 'node:fs';
@@ -20,6 +21,8 @@ import { join } from 'node:path';
 const MAX_EVENTS_PER_FRAME = 100_000;
 const TAG_DEAD_LETTER = 1;
 const TAG_GAP = 2;
+/** How often the run state records the last data time: a crash's gap starts at most this early. */
+const RUN_STATE_BEAT_MS = 1000;
 const H_REASON = Buffer.from('ws2kafka.reason');
 const H_RECEIVED = Buffer.from('ws2kafka.received_at');
 
@@ -41,6 +44,8 @@ export class Bridge {
   #lastDropLog = 0;
   #watch: NodeJS.Timeout | undefined;
   #unlock: (() => void) | undefined;
+  #runState: RunStateFile | undefined;
+  #beat: NodeJS.Timeout | undefined;
 
   constructor(o: BridgeOptions) {
     this.#o = o;
@@ -60,6 +65,7 @@ export class Bridge {
       }
       if (opened.recovery.records > 0) o.log.info({ records: opened.recovery.records, dir }, 'spool recovery: replaying records not acknowledged before the last stop');
       this.metrics.spoolBytes = spool.bytes;
+      this.#runState = new RunStateFile(dir);
     }
     this.sink = new KafkaSink({
       spool,
@@ -94,10 +100,33 @@ export class Bridge {
       pingIntervalMs: c.pingIntervalMs,
       silenceTimeoutMs: c.silenceTimeoutMs,
     });
+    const crashed = this.#runState?.crashed();
+    if (crashed !== undefined) {
+      o.log.warn(
+        { connection: crashed.connection_id, lastDataAt: new Date(crashed.last_data_at).toISOString(), pid: crashed.pid },
+        'the previous run of this bridge ended without a clean stop (crash or kill): what the feed sent since its last data was never read; that window becomes a gap record',
+      );
+      this.source.carryGap(crashed.connection_id, crashed.last_data_at, `the bridge process (pid ${crashed.pid}) ended without a clean stop`);
+    }
   }
 
   /** Starts reading at once (the feed drops slow readers); Kafka readiness is awaited in the sink. */
   start(): void {
+    const rs = this.#runState;
+    if (rs !== undefined) {
+      // Until this run reads data, a crash leaves the previous run's open window (if any) open.
+      const carried = rs.crashed();
+      rs.write(carried?.connection_id ?? '', carried?.last_data_at ?? 0, false);
+      let written = carried?.last_data_at ?? 0;
+      this.#beat = setInterval(() => {
+        const at = this.source.lastFrameAt;
+        if (at > written) {
+          written = at;
+          rs.write(this.source.connectionId, at, false);
+        }
+      }, RUN_STATE_BEAT_MS);
+      this.#beat.unref();
+    }
     this.source.start();
     this.sink.start().catch((err: unknown) => this.#o.onDone({ code: 1, reason: `Kafka: ${String(err)}` }));
     const max = this.#o.config.maxEvents;
@@ -193,6 +222,7 @@ export class Bridge {
   /** Two-step shutdown: stop reading, then wait for acknowledgements up to the deadline. */
   async stop(): Promise<{ unacknowledged: number }> {
     if (this.#watch) clearInterval(this.#watch);
+    if (this.#beat) clearInterval(this.#beat);
     this.source.stop();
     const drained = await this.sink.drain(this.#o.config.shutdownTimeoutMs);
     // Spooled records are safe on disk and replayed at the next start; only memory is lost.
@@ -200,6 +230,7 @@ export class Bridge {
     const spooled = this.sink.spooled();
     if (!drained && spooled > 0) this.#o.log.warn({ spooled }, `${spooled} events are not yet in Kafka but safe in the spool: they are replayed at the next start`);
     await this.sink.close();
+    this.#runState?.write(this.source.connectionId, this.source.lastFrameAt, true);
     this.#unlock?.();
     return { unacknowledged };
   }

@@ -12,6 +12,9 @@ absent); duplicated (a q seen twice); reordered (q not increasing for a key with
 corrupted (a value that is not a valid event of an ev routed to that topic, or a key that is not
 its symbol); latency_ms from each event's t to its record's timestamp (p50, p99, max); not_sent
 (timeline events the bridge subscribed to but no connection was sent: it was disconnected).
+With --gap-topic, also gaps (the bridge's gap records: records, unreadable, covered_connections)
+and cut: events missing after the last one of a mock connection that reached Kafka, when that
+connection closed inside a recorded gap (from - 1 s to to + 1 s); they are not counted as lost.
 Exits 0 only when lost, duplicated, reordered and corrupted are all 0 (1 otherwise).
 
 Options:
@@ -20,6 +23,8 @@ Options:
   --routes EV=TOPIC,...     which ev belongs in which topic (default ${Object.entries(DEFAULT_ROUTES).map(([e, t]) => `${e}=${t}`).join(',')})
   --mock-stats URL          the mock's stats, e.g. http://127.0.0.1:8081/stats (what was sent, per connection)
   --expect N                instead: N distinct events expected (lost = N - distinct q found)
+  --gap-topic TOPIC         the bridge's gap topic (run's --gap-topic, default there ws2kafka-gaps):
+                            count a connection's tail cut off inside a recorded gap as cut, not lost
   --settle DURATION         first wait until the topics have not grown for this long (default: no wait)
   --timeout DURATION        give up settling or reading after this long (default 5m)
   --json                    print one JSON object instead of text
@@ -32,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
     routes: { type: 'string' },
     'mock-stats': { type: 'string' },
     expect: { type: 'string' },
+    'gap-topic': { type: 'string' },
     settle: { type: 'string' },
     timeout: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -62,6 +68,11 @@ export async function run(argv: string[]): Promise<number> {
     }
     o.mockStats = v['mock-stats'];
   }
+  if (v['gap-topic'] !== undefined) {
+    const gapTopic = v['gap-topic'].trim();
+    if (gapTopic === '') throw new Ws2kError('USAGE', "--gap-topic '' is not accepted: expected a topic name, e.g. ws2kafka-gaps");
+    o.gapTopic = gapTopic;
+  }
   if (v.expect !== undefined) o.expect = parseInteger('expect', v.expect, 0, Number.MAX_SAFE_INTEGER);
   if (v.settle !== undefined) o.settleMs = parseDuration('settle', v.settle);
   if (v.timeout !== undefined) o.timeoutMs = parseDuration('timeout', v.timeout);
@@ -79,9 +90,13 @@ function text(r: AuditReport): string {
     `expected ${n(r.expected)}, delivered ${n(r.delivered)} distinct events`,
     `lost ${n(r.lost)}, duplicated ${n(r.duplicated)}, reordered ${n(r.reordered)}, corrupted ${n(r.corrupted)}`,
     `not_sent ${n(r.not_sent)} (timeline events no connection was sent)${r.unexpected > 0 ? `, unexpected ${n(r.unexpected)}` : ''}${r.unaudited > 0 ? `, unaudited ${n(r.unaudited)}` : ''}`,
+    ...(r.gaps === null
+      ? []
+      : [`cut ${n(r.cut)} (tails of connections that closed inside a gap); gaps: records ${n(r.gaps.records)}, unreadable ${n(r.gaps.unreadable)}, covered_connections ${n(r.gaps.covered_connections)}`]),
     `latency_ms p50 ${n(r.latency_ms.p50)}, p99 ${n(r.latency_ms.p99)}, max ${n(r.latency_ms.max)}`,
   ];
   if (r.samples.lost.length > 0) lines.push(`lost q (first ${r.samples.lost.length}): ${r.samples.lost.join(', ')}`);
+  if (r.samples.cut.length > 0) lines.push(`cut q (first ${r.samples.cut.length}): ${r.samples.cut.join(', ')}`);
   if (r.samples.duplicated.length > 0) lines.push(`duplicated q: ${r.samples.duplicated.join(', ')}`);
   for (const x of r.samples.reordered) lines.push(`reordered: ${x.topic}[${x.partition}] key ${x.key}: q ${x.q} after ${x.after}`);
   for (const x of r.samples.corrupted) lines.push(`corrupted: ${x.topic}[${x.partition}]@${x.offset}: ${x.problem}`);

@@ -90,6 +90,23 @@ export class PolygonSource {
     return this.#state;
   }
 
+  /** The current (or last) connection's id, and when its last data frame arrived (wall ms, 0: none). */
+  get connectionId(): string {
+    return this.#connectionId;
+  }
+
+  get lastFrameAt(): number {
+    return this.#lastFrameAt;
+  }
+
+  /**
+   * A window that opened before this process started (the previous run died after reading data
+   * on `connectionId` at `from`): reported like any other gap once this run streams.
+   */
+  carryGap(connectionId: string, from: number, reason: string): void {
+    this.#openGap = { connectionId, from, reason, attempts: 0 };
+  }
+
   start(): void {
     this.#stopped = false;
     this.#connect();

@@ -5,6 +5,8 @@
 // `bench` and the tests call it in-process; `ws2kafka verify` prints its report. The report's
 // first fields are exactly those the issue names: records, lost, duplicated, reordered, corrupted,
 // latency_ms, not_sent. `ok` is true only when lost, duplicated, reordered and corrupted are 0.
+// With a gap topic, the tail of a connection that ended inside a recorded gap is `cut`, not lost
+// (src/verify/gaps.ts; docs/verify.md).
 import { Consumer } from '@platformatic/kafka';
 import { randomUUID } from 'node:crypto';
 import { Ws2kError } from '../errors.ts';
@@ -12,6 +14,7 @@ import { readToEnd } from '../kafka/read.ts';
 import type { MockStats } from '../mock/stats.ts';
 import { checkRecord, DEFAULT_ROUTES } from './events.ts';
 import { expectedFromStats, statsProblem, type Expected } from './expected.ts';
+import { classifyMissing, parseGapRecord, type GapWindow } from './gaps.ts';
 
 export interface AuditOptions {
   brokers: string[];
@@ -27,6 +30,8 @@ export interface AuditOptions {
   settleMs?: number;
   /** Give up settling or reading after this long. Default 5 minutes. */
   timeoutMs?: number;
+  /** The bridge's gap topic: the tails of connections that ended inside a gap are `cut`, not lost. */
+  gapTopic?: string;
   /** Progress lines (settling, reading). */
   log?: (line: string) => void;
 }
@@ -48,8 +53,13 @@ export interface AuditReport {
   unexpected: number;
   /** Sent q values the mock kept no ev for (past its detail limit): not audited for loss. */
   unaudited: number;
+  /** Missing events cut off with a connection that ended inside a recorded gap (0 without gapTopic). */
+  cut: number;
+  /** The gap topic's records; null without gapTopic. */
+  gaps: { records: number; unreadable: number; covered_connections: number } | null;
   samples: {
     lost: number[];
+    cut: number[];
     duplicated: number[];
     reordered: { topic: string; partition: number; key: string; q: number; after: number }[];
     corrupted: { topic: string; partition: number; offset: string; problem: string }[];
@@ -146,7 +156,8 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
   const routes = o.routes ?? DEFAULT_ROUTES;
   const timeoutMs = o.timeoutMs ?? 300_000;
   const log = o.log ?? (() => {});
-  if ((o.settleMs ?? 0) > 0) await settle(brokers, [...topics], o.settleMs ?? 0, timeoutMs, log);
+  const gapTopic = o.gapTopic;
+  if ((o.settleMs ?? 0) > 0) await settle(brokers, gapTopic === undefined ? [...topics] : [...topics, gapTopic], o.settleMs ?? 0, timeoutMs, log);
 
   let expected: Expected | undefined;
   if (o.mockStats !== undefined) {
@@ -173,7 +184,9 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
     delivered: 0,
     unexpected: 0,
     unaudited: expected?.unknown ?? 0,
-    samples: { lost: [], duplicated: [], reordered: [], corrupted: [], not_sent: expected?.notSentSample ?? [] },
+    cut: 0,
+    gaps: null,
+    samples: { lost: [], cut: [], duplicated: [], reordered: [], corrupted: [], not_sent: expected?.notSentSample ?? [] },
   };
 
   log(`reading ${topics.join(', ')}`);
@@ -219,12 +232,36 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
   for (const t of topics) r.records[t] = counts.get(t) ?? 0;
   r.delivered = seen.distinct;
 
-  if (expected !== undefined) {
-    for (let q = 1; q <= expected.lastQ; q++) {
-      if (expected.expected[q] !== 1 || seen.has(q)) continue;
-      r.lost++;
-      if (r.samples.lost.length < SAMPLES) r.samples.lost.push(q);
+  let windows: GapWindow[] | undefined;
+  if (gapTopic !== undefined) {
+    const gaps = { records: 0, unreadable: 0, covered_connections: 0 };
+    windows = [];
+    log(`reading gap records from ${gapTopic}`);
+    try {
+      await readToEnd({
+        brokers,
+        topics: [gapTopic],
+        timeoutMs,
+        onRecord: (rec) => {
+          gaps.records++;
+          const w = parseGapRecord(rec.value);
+          if (w === undefined) gaps.unreadable++;
+          else windows?.push(w);
+        },
+      });
+    } catch (err) {
+      throw new Ws2kError('VERIFY_READ_FAILED', `reading the gap topic ${gapTopic} from ${brokers.join(',')}: ${(err as Error).message}`, { cause: err });
     }
+    r.gaps = gaps;
+  }
+
+  if (expected !== undefined) {
+    const missing = classifyMissing(expected.connections, expected.expected, seen, windows);
+    r.lost = missing.lost;
+    r.cut = missing.cut;
+    r.samples.lost = missing.lostSample;
+    r.samples.cut = missing.cutSample;
+    if (r.gaps !== null) r.gaps.covered_connections = missing.coveredConnections;
     let unexpected = seen.outside();
     for (let q = 1; q <= expected.lastQ; q++) if (seen.has(q) && expected.expected[q] !== 1) unexpected++;
     r.unexpected = unexpected;

@@ -5,12 +5,15 @@
 import { Subscriptions } from '../feed/protocol.ts';
 import { isCryptoEv } from '../mock/generator.ts';
 import type { MockStats } from '../mock/stats.ts';
+import type { SentConnection } from './gaps.ts';
 
 export interface Expected {
   /** Timeline q values are 1..lastQ. */
   lastQ: number;
-  /** Byte per q (index q - 1): 1 = expected in Kafka. */
+  /** Byte per q (index q, length lastQ + 1): 1 = expected in Kafka. */
   expected: Uint8Array;
+  /** What each connection was written, for telling a connection's tail from a hole. */
+  connections: SentConnection[];
   expectedCount: number;
   notSent: number;
   /** Up to 10 not_sent q values. */
@@ -38,10 +41,12 @@ export function expectedFromStats(stats: MockStats, routes: Readonly<Record<stri
 
   // Union of what every connection was written.
   const sent = new Uint8Array(lastQ + 1);
+  const connections: SentConnection[] = [];
   for (const c of stats.connections) {
     if (c.sent === undefined) continue;
     const bits = Buffer.from(c.sent.bitmap, 'base64');
     const base = c.sent.base;
+    connections.push({ id: c.id, closedAt: c.closedAt, base, bits });
     for (let byte = 0; byte < bits.length; byte++) {
       const v = bits[byte] ?? 0;
       if (v === 0) continue;
@@ -85,5 +90,5 @@ export function expectedFromStats(stats: MockStats, routes: Readonly<Record<stri
       if (notSentSample.length < 10) notSentSample.push(q);
     }
   }
-  return { lastQ, expected, expectedCount, notSent, notSentSample, unknown };
+  return { lastQ, expected, connections, expectedCount, notSent, notSentSample, unknown };
 }
