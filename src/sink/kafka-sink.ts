@@ -175,7 +175,7 @@ export class KafkaSink {
           `Kafka at ${this.#o.brokers.join(',')} is unreachable or refused topic creation; retrying in ${delay} ms (events are kept meanwhile)`,
         );
         await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 10_000);
+        delay = Math.min(delay * 2, 5000);
       }
     }
     this.#ready = true;

@@ -140,6 +140,7 @@ export class PolygonSource {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
+    this.#lastSeenAt = Date.now();
     this.#ws?.resume();
   }
 
@@ -298,6 +299,11 @@ export class PolygonSource {
     const interval = this.#o.pingIntervalMs ?? 20_000;
     const silence = this.#o.silenceTimeoutMs ?? 30_000;
     this.#pingTimer = setInterval(() => {
+      if (this.#paused) {
+        // We are not reading (block policy): silence is ours, not the feed's.
+        this.#lastSeenAt = Date.now();
+        return;
+      }
       if (Date.now() - this.#lastSeenAt > silence) {
         this.#closeReason = `no data or pong for ${silence} ms`;
         ws.terminate();
