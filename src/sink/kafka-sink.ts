@@ -219,7 +219,7 @@ export class KafkaSink {
     const times = new Array<number>(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      messages[i] = { topic: r.topic, key: r.key, value: r.value, headers: new Map(r.headers) } as OutRecord;
+      messages[i] = { topic: r.topic, key: r.key, value: r.value, headers: r.headers.length > 0 ? new Map(r.headers) : undefined } as OutRecord;
       times[i] = r.receivedAt < 0 ? r.receivedAt : Math.max(0, r.receivedAt - ORIGIN);
     }
     this.#inflight = { n: records.length, fromSpool: true, times };
@@ -297,14 +297,18 @@ export class KafkaSink {
   }
 
   /**
-   * The receive time (wall ms) of the oldest event not yet acknowledged, if known: the head of the
-   * memory queue, or the first event of the spool batch in flight.
+   * The receive time (wall ms) of the oldest event not yet acknowledged, if known: the spool batch
+   * in flight, the head of the memory queue, or the oldest record in the spool.
    */
   oldestUnacknowledged(): number | undefined {
+    let oldest = Infinity;
     const first = this.#inflight?.fromSpool ? this.#inflight.times?.find((t) => t >= 0) : undefined;
-    if (first !== undefined) return ORIGIN + first;
+    if (first !== undefined) oldest = ORIGIN + first;
     const t = this.queue.oldestTime();
-    return t === undefined || t < 0 ? undefined : ORIGIN + t;
+    if (t !== undefined && t >= 0) oldest = Math.min(oldest, ORIGIN + t);
+    const s = this.#o.spool?.oldestReceivedAt();
+    if (s !== undefined && s >= 0) oldest = Math.min(oldest, s);
+    return oldest === Infinity ? undefined : oldest;
   }
 
   /** Resolves true when everything buffered and spooled has been acknowledged, false after timeoutMs. */

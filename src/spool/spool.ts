@@ -53,7 +53,11 @@ export class Spool {
   #acked: Position = { seg: 0, offset: 0 };
   /** Records appended and not acknowledged; of them, read and waiting for their ack (sizes). */
   #size = 0;
+  /** Sizes of the records read and not yet acknowledged, oldest at #inflightHead. */
   #inflight: number[] = [];
+  #inflightHead = 0;
+  /** Reused by read(): records of a batch are views into it, and a batch is read only after the previous one was acknowledged. */
+  #readBuf: Buffer = Buffer.alloc(0);
   #bytes = 0;
   #dirty = false;
   #timer: NodeJS.Timeout | undefined;
@@ -87,7 +91,7 @@ export class Spool {
 
   /** Records appended and not yet read for sending. */
   get unread(): number {
-    return this.#size - this.#inflight.length;
+    return this.#size - (this.#inflight.length - this.#inflightHead);
   }
 
   get full(): boolean {
@@ -140,14 +144,15 @@ export class Spool {
         this.#read = { seg: this.#read.seg + 1, offset: 0 };
         continue;
       }
-      const want = Math.min(seg.bytes - this.#read.offset, Math.max(maxBytes - total, 64 * 1024));
-      const chunk = Buffer.allocUnsafe(want);
-      const fd = seg.fd ?? openSync(seg.path, 'r');
-      const n = readSync(fd, chunk, 0, want, this.#read.offset);
-      if (seg.fd === undefined) closeSync(fd);
-      const view = chunk.subarray(0, n);
+      let want = Math.min(seg.bytes - this.#read.offset, Math.max(maxBytes - total, 64 * 1024));
+      let view = this.#readAt(seg, want, total === 0);
+      if (decodeAt(view, 0).status === DecodeStatus.INCOMPLETE && view.length >= 4 && view.length < seg.bytes - this.#read.offset) {
+        // One record larger than the chunk (a big dead-lettered frame): read exactly it.
+        want = Math.min(seg.bytes - this.#read.offset, 8 + view.readUInt32LE(0));
+        view = this.#readAt(seg, want, false);
+      }
       let o = 0;
-      while (o < n && total < maxBytes) {
+      while (o < view.length && total < maxBytes) {
         const d = decodeAt(view, o);
         if (d.status !== DecodeStatus.OK) break; // the rest of this record is in the next chunk
         out.push(d.record!);
@@ -161,10 +166,44 @@ export class Spool {
     return out;
   }
 
+  /**
+   * `want` bytes of `seg` at the read position. The first chunk of a batch goes into a buffer
+   * kept for reuse (the records are views into it, and the next batch is read only once this one
+   * is acknowledged); any further chunk of the same batch gets a buffer of its own.
+   */
+  #readAt(seg: Segment, want: number, reuse: boolean): Buffer {
+    let chunk: Buffer;
+    if (reuse) {
+      if (this.#readBuf.length < want) this.#readBuf = Buffer.allocUnsafe(want);
+      chunk = this.#readBuf;
+    } else chunk = Buffer.allocUnsafe(want);
+    const fd = seg.fd ?? openSync(seg.path, 'r');
+    const n = readSync(fd, chunk, 0, want, this.#read.offset);
+    if (seg.fd === undefined) closeSync(fd);
+    return chunk.subarray(0, n);
+  }
+
+  /** The receive time stored with the oldest unacknowledged record (wall ms; negative: a control record), if any. */
+  oldestReceivedAt(): number | undefined {
+    if (this.#size === 0) return undefined;
+    let { seg, offset } = this.#acked;
+    let s = this.#segments[seg];
+    while (s !== undefined && offset >= s.bytes) {
+      s = this.#segments[++seg];
+      offset = 0;
+    }
+    if (s === undefined) return undefined;
+    const head = Buffer.allocUnsafe(8 + 1 + 8);
+    const fd = s.fd ?? openSync(s.path, 'r');
+    const n = readSync(fd, head, 0, head.length, offset);
+    if (s.fd === undefined) closeSync(fd);
+    return n === head.length ? head.readDoubleLE(9) : undefined;
+  }
+
   /** Marks the oldest n records read as acknowledged by Kafka; deletes segments no longer needed. */
   ack(n: number): void {
     for (let i = 0; i < n; i++) {
-      const size = this.#inflight.shift();
+      const size = this.#inflight[this.#inflightHead++];
       if (size === undefined) throw new Error('spool: more acknowledgements than records read');
       this.#bytes -= size;
       this.#size--;
@@ -175,6 +214,10 @@ export class Spool {
         offset = 0;
       }
       this.#acked = { seg, offset };
+    }
+    if (this.#inflightHead === this.#inflight.length) {
+      this.#inflight.length = 0;
+      this.#inflightHead = 0;
     }
     while (this.#acked.seg > 0) {
       const first = this.#segments.shift()!;
@@ -193,6 +236,7 @@ export class Spool {
   /** Records read but not acknowledged are read again next (after a failed send). */
   rewind(): void {
     this.#inflight = [];
+    this.#inflightHead = 0;
     this.#read = { ...this.#acked };
   }
 

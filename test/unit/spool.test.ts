@@ -108,3 +108,23 @@ test('garbage after the last record is cut and reported', () => {
   assert.deepEqual(spool.read(1 << 20).map(q), range(0, 10));
   spool.close();
 });
+
+test('a record larger than a read chunk and than the batch size (a big dead-lettered frame) is read whole, between small ones', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+  const { spool } = open(dir, { segmentBytes: 1 << 20 });
+  const big: SpoolRecord = { topic: 'dead', key: undefined, value: Buffer.alloc(300_000, 0x61), headers: [[Buffer.from('ws2kafka.reason'), Buffer.from('not JSON')]], receivedAt: -1 };
+  assert.equal(spool.append([rec(1), big, rec(2)]), 3);
+  const got: SpoolRecord[] = [];
+  for (;;) {
+    const batch = spool.read(1000);
+    if (batch.length === 0) break;
+    got.push(...batch.map((r) => ({ ...r, value: Buffer.from(r.value) })));
+    spool.ack(batch.length);
+  }
+  assert.equal(got.length, 3);
+  assert.equal(q(got[0]!), 1);
+  assert.ok(got[1]!.value.equals(big.value), 'the big record, byte for byte');
+  assert.equal(got[1]!.headers[0]![1].toString(), 'not JSON');
+  assert.equal(q(got[2]!), 2);
+  spool.close();
+});
