@@ -225,6 +225,7 @@ export class Bridge {
     if (this.#beat) clearInterval(this.#beat);
     this.source.stop();
     const drained = await this.sink.drain(this.#o.config.shutdownTimeoutMs);
+    if (!drained) this.sink.spillToSpool();
     // Spooled records are safe on disk and replayed at the next start; only memory is lost.
     const unacknowledged = drained ? 0 : this.sink.unsafe();
     const spooled = this.sink.spooled();

@@ -41,6 +41,12 @@ export interface SinkOptions {
 }
 
 const RETRY_MIN_MS = 100;
+/**
+ * How long Kafka may be unavailable (not ready at start, or failing) before new events go to the
+ * spool even though the memory buffer has room: long enough that creating topics at start-up does
+ * not send a fast feed through the disk, short enough that an outage keeps little in memory.
+ */
+const SPILL_AFTER_MS = 2000;
 const RETRY_MAX_MS = 5000;
 const ORIGIN = performance.timeOrigin;
 
@@ -56,6 +62,12 @@ export class KafkaSink {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay = RETRY_MIN_MS;
   #failingSince = 0;
+  #createdAt = Date.now();
+  /** The memory queue went to the spool at a stop (spillToSpool): nothing more is accounted. */
+  #spilled = false;
+  #spillTimer: NodeJS.Timeout | undefined;
+  /** When the batch in flight was first sent (Date.now()). */
+  #inflightSince = 0;
   #lastFailureLog = 0;
   #lastSpoolFullLog = 0;
   #waiters: Array<() => void> = [];
@@ -91,10 +103,7 @@ export class KafkaSink {
       this.#toSpool(record, receivedAt);
       return true;
     }
-    if (this.#o.spool !== undefined && (!this.#ready || this.#failingSince !== 0)) {
-      // Kafka is not there: keep new events on disk rather than in memory.
-      this.#spooling = true;
-      this.#o.log.warn({ spool: this.#o.spool.options.dir }, 'Kafka is unreachable: new events go to the disk spool (replayed in order once it is back)');
+    if (this.#spillIfUnavailable()) {
       this.#toSpool(record, receivedAt);
       return true;
     }
@@ -111,6 +120,68 @@ export class KafkaSink {
     this.#o.metrics.bufferUsed = this.queue.size;
     this.#kick();
     return true;
+  }
+
+  /** Milliseconds Kafka has been unavailable: not ready since start, or failing since a failure. */
+  #unavailableFor(): number {
+    const now = Date.now();
+    if (!this.#ready) return now - this.#createdAt;
+    // The client retries a request internally; one unanswered this long is as good as a failure.
+    const waiting = this.#inflight === undefined ? 0 : now - this.#inflightSince;
+    return Math.max(waiting, this.#failingSince === 0 ? 0 : now - this.#failingSince);
+  }
+
+  /**
+   * When Kafka has been unavailable for SPILL_AFTER_MS, switches to the spool: what waits in
+   * memory (older than anything new) goes first, and is then safe on disk too. Checked on every
+   * record and by a timer (the feed may be quiet). True when spooling.
+   */
+  #spillIfUnavailable(): boolean {
+    const spool = this.#o.spool;
+    if (spool === undefined || this.#closed) return false;
+    if (this.#spooling) return true;
+    if (this.#unavailableFor() <= SPILL_AFTER_MS) return false;
+    const waitedMs = this.#unavailableFor();
+    this.#spooling = true;
+    const moved = this.#queueToSpool(false);
+    this.#o.log.warn({ spool: spool.options.dir, moved, waitedMs }, `Kafka has not acknowledged anything for ${waitedMs} ms (unreachable or too slow): new events go to the disk spool (replayed in order once it is back)`);
+    return true;
+  }
+
+  /**
+   * Moves the memory queue into the spool, oldest first: all of it (`withInflight`, at a stop:
+   * the batch in flight may also reach Kafka, a duplicate at most one batch long), or what
+   * follows the batch in flight.
+   */
+  #queueToSpool(withInflight: boolean): number {
+    const inflight = this.#inflight !== undefined && !this.#inflight.fromSpool ? this.#inflight.n : 0;
+    let moved = 0;
+    this.queue.takeAfter(withInflight ? 0 : inflight, (record, at) => {
+      this.#toSpool(record, at);
+      moved++;
+    });
+    this.#o.metrics.bufferUsed = this.queue.size;
+    return moved;
+  }
+
+  /**
+   * At a stop that Kafka did not let finish: what is still only in memory goes to the spool, to be
+   * replayed at the next start. Returns how many records were moved.
+   */
+  spillToSpool(): number {
+    const spool = this.#o.spool;
+    if (spool === undefined || this.queue.size === 0) return 0;
+    if (spool.size > 0 || this.#pending.length > 0) {
+      this.#o.log.warn(
+        { records: this.queue.size, spooled: spool.size },
+        'stopping with events both in memory and in the spool: those in memory are older but are appended after the spool (kept, but replayed after newer events)',
+      );
+    }
+    const moved = this.#queueToSpool(true);
+    // The batch in flight is in the spool now: its late acknowledgement must not touch the queue.
+    this.#spilled = true;
+    this.#flushPending();
+    return moved;
   }
 
   #kick(): void {
@@ -164,6 +235,12 @@ export class KafkaSink {
 
   /** Creates missing topics, retrying while Kafka is unreachable; then starts sending. */
   async start(): Promise<void> {
+    if (this.#o.spool !== undefined) {
+      this.#spillTimer = setInterval(() => {
+        if (this.queue.size > 0) this.#spillIfUnavailable();
+      }, SPILL_AFTER_MS / 4);
+      this.#spillTimer.unref();
+    }
     let delay = 500;
     for (let attempt = 1; !this.#closed; attempt++) {
       try {
@@ -207,6 +284,7 @@ export class KafkaSink {
     if (this.queue.size > 0) {
       const n = this.queue.countWithin(this.#o.batchBytes);
       this.#inflight = { n, fromSpool: false, times: undefined };
+      this.#inflightSince = Date.now();
       this.#produce(this.queue.peek(n));
       return;
     }
@@ -223,6 +301,7 @@ export class KafkaSink {
       times[i] = r.receivedAt < 0 ? r.receivedAt : Math.max(0, r.receivedAt - ORIGIN);
     }
     this.#inflight = { n: records.length, fromSpool: true, times };
+    this.#inflightSince = Date.now();
     this.#produce(messages);
   }
 
@@ -246,6 +325,7 @@ export class KafkaSink {
   }
 
   #acked(): void {
+    if (this.#spilled) return;
     const batch = this.#inflight!;
     this.#inflight = undefined;
     const now = performance.now();
@@ -278,6 +358,7 @@ export class KafkaSink {
   }
 
   #failed(messages: OutRecord[], err: unknown): void {
+    if (this.#spilled) return;
     this.#o.metrics.produceErrors++;
     const now = Date.now();
     if (this.#failingSince === 0) this.#failingSince = now;
@@ -337,6 +418,7 @@ export class KafkaSink {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#spillTimer) clearInterval(this.#spillTimer);
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#pending.length > 0) this.#flushPending();

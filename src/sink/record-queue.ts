@@ -87,6 +87,17 @@ export class RecordQueue {
     this.#size -= n;
   }
 
+  /** Removes every record after the first `keep`, calling onRecord with each, oldest first. */
+  takeAfter(keep: number, onRecord: (record: OutRecord, receivedAt: number) => void): void {
+    for (let k = keep; k < this.#size; k++) {
+      const i = (this.#head + k) & this.#mask;
+      onRecord(this.#records[i]!, this.#times[i]!);
+      this.#byteSize -= this.#bytes[i]!;
+      this.#records[i] = undefined;
+    }
+    this.#size = Math.min(this.#size, keep);
+  }
+
   #grow(): void {
     const n = this.#records.length;
     const records = new Array<OutRecord | undefined>(n * 2);

@@ -123,11 +123,11 @@ test('Kafka unreachable at start: said clearly, the bridge keeps trying, and wha
   const spooling = unreachable([]);
   t.after(() => spooling.proc.kill('SIGKILL'));
   await waitFor(() => /Kafka at 127\.0\.0\.1:1 is unreachable/.test(spooling.stderr()), 20_000, 'the unreachable warning');
-  await new Promise((r) => setTimeout(r, 2000));
+  await waitFor(() => /new events go to the disk spool/.test(spooling.stderr()), 20_000, 'the switch to the spool');
+  await new Promise((r) => setTimeout(r, 1000));
   assert.equal(spooling.proc.exitCode, null, 'still running, still trying');
   spooling.proc.kill('SIGTERM');
   assert.equal((await spooling.exited).code, 0, spooling.stderr());
-  assert.match(spooling.stderr(), /new events go to the disk spool/);
   assert.match(spooling.stderr(), /\d+ events are not yet in Kafka but safe in the spool/);
   // --overflow block: memory only, so events it read but could not deliver make the exit non-zero.
   const blocking = unreachable(['--overflow', 'block']);
