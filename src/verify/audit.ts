@@ -205,8 +205,11 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
         const q = event?.['q'];
         if (typeof q !== 'number') return;
         if (seen.add(q) > 1) {
+          // A second copy (a batch sent again after a crash): counted as duplicated, not also as
+          // reordered; order is judged on each event's first copy.
           r.duplicated++;
           if (r.samples.duplicated.length < SAMPLES) r.samples.duplicated.push(q);
+          return;
         }
         const k = `${rec.topic}\u0000${rec.partition}\u0000${rec.key?.toString('utf8') ?? ''}`;
         const before = lastByKey.get(k);
