@@ -1,6 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // The sources are TypeScript with erasable syntax only: Node >= 22.18 runs them directly,
-// so there is no build step to remember. This shim only checks the Node version first: the
+// so there is no build step to remember. The V8 flags in the first line are those of
+// src/cli/node-flags.ts. This shim only checks the Node version first: the
 // Kafka client (@platformatic/kafka) needs 22.22+ on the 22 line and 24.6+ on the 24 line.
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 const supported = (major === 22 && minor >= 22) || (major === 24 && minor >= 6) || major >= 25;

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { NODE_FLAGS } from '../cli/node-flags.ts';
 import { Ws2kError } from '../errors.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/ws2kafka.js', import.meta.url));
@@ -93,7 +94,7 @@ export class Child {
 
 /** `node bin/ws2kafka.js <args>` in its own process group. */
 export function ws2kafka(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
-  return new Child(name, spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } }));
+  return new Child(name, spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } }));
 }
 
 /** A shell command (--peer) in its own process group. */

@@ -103,10 +103,6 @@ export class KafkaSink {
       this.#toSpool(record, receivedAt);
       return true;
     }
-    if (this.#spillIfUnavailable()) {
-      this.#toSpool(record, receivedAt);
-      return true;
-    }
     if (!this.queue.push(record, receivedAt, force && this.#o.spool === undefined)) {
       if (this.#o.spool === undefined) {
         this.#wasFull = true;
@@ -133,8 +129,8 @@ export class KafkaSink {
 
   /**
    * When Kafka has been unavailable for SPILL_AFTER_MS, switches to the spool: what waits in
-   * memory (older than anything new) goes first, and is then safe on disk too. Checked on every
-   * record and by a timer (the feed may be quiet). True when spooling.
+   * memory (older than anything new) goes first, and is then safe on disk too. Checked by a timer
+   * (not per record: it reads the clock). True when spooling.
    */
   #spillIfUnavailable(): boolean {
     const spool = this.#o.spool;

@@ -71,15 +71,19 @@ export interface Decoded {
   problem?: string;
 }
 
-/** Decodes the record at `offset`. Keys, values and headers are views of `buf` (no copy). */
-export function decodeAt(buf: Buffer, offset: number): Decoded {
+/**
+ * Decodes the record at `offset`. Keys, values and headers are views of `buf` (no copy).
+ * `verify` false skips the CRC: for records already verified (the recovery scan at open) or
+ * written by this process.
+ */
+export function decodeAt(buf: Buffer, offset: number, verify = true): Decoded {
   if (buf.length - offset < HEAD) return { status: DecodeStatus.INCOMPLETE, next: offset, problem: 'a partial record header' };
   const length = buf.readUInt32LE(offset);
   if (length < 1 + 8 + 2 + 4 + 4 + 2 || length > MAX_BODY) return { status: DecodeStatus.CORRUPT, next: offset, problem: `an impossible record length ${length}` };
   const body = offset + HEAD;
   const end = body + length;
   if (end > buf.length) return { status: DecodeStatus.INCOMPLETE, next: offset, problem: `a record of ${length} bytes cut after ${buf.length - body}` };
-  if (crc32c(buf.subarray(body, end)) !== buf.readUInt32LE(offset + 4)) return { status: DecodeStatus.CORRUPT, next: offset, problem: 'a CRC32C mismatch' };
+  if (verify && crc32c(buf.subarray(body, end)) !== buf.readUInt32LE(offset + 4)) return { status: DecodeStatus.CORRUPT, next: offset, problem: 'a CRC32C mismatch' };
   try {
     let o = body;
     if (buf.readUInt8(o) !== RECORD_VERSION) return { status: DecodeStatus.CORRUPT, next: offset, problem: `unknown record version ${buf.readUInt8(o)}` };

@@ -146,14 +146,15 @@ export class Spool {
       }
       let want = Math.min(seg.bytes - this.#read.offset, Math.max(maxBytes - total, 64 * 1024));
       let view = this.#readAt(seg, want, total === 0);
-      if (decodeAt(view, 0).status === DecodeStatus.INCOMPLETE && view.length >= 4 && view.length < seg.bytes - this.#read.offset) {
+      if (view.length >= 8 && 8 + view.readUInt32LE(0) > view.length && view.length < seg.bytes - this.#read.offset) {
         // One record larger than the chunk (a big dead-lettered frame): read exactly it.
         want = Math.min(seg.bytes - this.#read.offset, 8 + view.readUInt32LE(0));
         view = this.#readAt(seg, want, false);
       }
       let o = 0;
       while (o < view.length && total < maxBytes) {
-        const d = decodeAt(view, o);
+        // Every record here was verified by the recovery scan at open, or written by this process.
+        const d = decodeAt(view, o, false);
         if (d.status !== DecodeStatus.OK) break; // the rest of this record is in the next chunk
         out.push(d.record!);
         this.#inflight.push(d.next - o);

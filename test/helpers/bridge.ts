@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Admin } from '@platformatic/kafka';
+import { NODE_FLAGS } from '../../src/cli/node-flags.ts';
 import { testBrokers } from './kafka.ts';
 
 const cli = fileURLToPath(new URL('../../bin/ws2kafka.js', import.meta.url));
@@ -53,7 +54,7 @@ export interface BridgeProcess {
 /** Starts `run` with the suite's broker, no metrics port, and a spool directory of its own. */
 export function startBridge(args: string[], env: NodeJS.ProcessEnv = {}): BridgeProcess {
   const spool = args.includes('--spool-dir') ? [] : ['--spool-dir', mkdtempSync(join(tmpdir(), 'ws2kafka-spool-'))];
-  const proc = spawn(process.execPath, [cli, 'run', '--brokers', testBrokers().join(','), '--metrics-port', '0', ...spool, ...args], {
+  const proc = spawn(process.execPath, [...NODE_FLAGS, cli, 'run', '--brokers', testBrokers().join(','), '--metrics-port', '0', ...spool, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
