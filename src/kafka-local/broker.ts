@@ -133,6 +133,7 @@ function jvmArgs(env: NodeJS.ProcessEnv): string[] {
 }
 
 /** A random KRaft cluster id: 16 bytes, URL-safe base64 without padding, as kafka-storage random-uuid. */
+/** A random cluster id (base64url may begin with '-': it is passed as --cluster-id=ID for that reason). */
 function clusterId(): string {
   return randomBytes(16).toString('base64url');
 }
@@ -141,7 +142,7 @@ async function formatIfNeeded(o: BrokerOptions, kafka: KafkaArtifacts, config: s
   if (existsSync(join(dataDir, 'meta.properties'))) return;
   o.log(`formatting KRaft log directory ${dataDir}`);
   try {
-    await exec('java', ['-cp', join(kafka.libDir, '*'), `-Dlog4j2.configurationFile=${join(stateDir(o), 'log4j2.properties')}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', config], {
+    await exec('java', ['-cp', join(kafka.libDir, '*'), `-Dlog4j2.configurationFile=${join(stateDir(o), 'log4j2.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId()}`, '-c', config], {
       maxBuffer: 8 * 1024 * 1024,
     });
   } catch (err) {

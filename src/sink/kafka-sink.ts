@@ -47,6 +47,8 @@ const RETRY_MIN_MS = 100;
  * not send a fast feed through the disk, short enough that an outage keeps little in memory.
  */
 const SPILL_AFTER_MS = 2000;
+/** How long a request may go unanswered before Kafka counts as unavailable (see SPILL_AFTER_MS). */
+const INFLIGHT_STUCK_MS = 10_000;
 const RETRY_MAX_MS = 5000;
 const ORIGIN = performance.timeOrigin;
 
@@ -122,8 +124,10 @@ export class KafkaSink {
   #unavailableFor(): number {
     const now = Date.now();
     if (!this.#ready) return now - this.#createdAt;
-    // The client retries a request internally; one unanswered this long is as good as a failure.
-    const waiting = this.#inflight === undefined ? 0 : now - this.#inflightSince;
+    // The client retries a request internally; one unanswered for INFLIGHT_STUCK_MS is as good as a
+    // failure (a busy broker answers much sooner: a first request to fresh topics can take seconds).
+    const stuck = this.#inflight === undefined ? 0 : now - this.#inflightSince - (INFLIGHT_STUCK_MS - SPILL_AFTER_MS);
+    const waiting = Math.max(0, stuck);
     return Math.max(waiting, this.#failingSince === 0 ? 0 : now - this.#failingSince);
   }
 
