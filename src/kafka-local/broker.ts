@@ -7,6 +7,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { processAlive as alive } from '../cli/process-alive.ts';
 import { Ws2kError } from '../errors.ts';
 import { kafkaArtifacts, type KafkaArtifacts } from './artifacts.ts';
 import { brokerAnswers, portOpen } from './probe.ts';
@@ -47,15 +48,6 @@ function pidFile(o: BrokerOptions): string {
 
 function logFile(o: BrokerOptions): string {
   return join(stateDir(o), 'broker.log');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The pid from our pid file, if that process is still our Kafka broker (not a recycled pid). */

@@ -47,7 +47,7 @@ const RETRY_MIN_MS = 100;
  * not send a fast feed through the disk, short enough that an outage keeps little in memory.
  */
 const SPILL_AFTER_MS = 2000;
-/** How long a request may go unanswered before Kafka counts as unavailable (see SPILL_AFTER_MS). */
+/** How long one request may go unanswered before Kafka counts as unavailable. */
 const INFLIGHT_STUCK_MS = 10_000;
 const RETRY_MAX_MS = 5000;
 const ORIGIN = performance.timeOrigin;
@@ -120,28 +120,30 @@ export class KafkaSink {
     return true;
   }
 
-  /** Milliseconds Kafka has been unavailable: not ready since start, or failing since a failure. */
+  /**
+   * How long Kafka has been unavailable (ms), or 0 while it counts as available: not ready since
+   * start or failing for SPILL_AFTER_MS, or a request unanswered for INFLIGHT_STUCK_MS (the client
+   * retries internally, and a first request to fresh topics can take seconds).
+   */
   #unavailableFor(): number {
     const now = Date.now();
-    if (!this.#ready) return now - this.#createdAt;
-    // The client retries a request internally; one unanswered for INFLIGHT_STUCK_MS is as good as a
-    // failure (a busy broker answers much sooner: a first request to fresh topics can take seconds).
-    const stuck = this.#inflight === undefined ? 0 : now - this.#inflightSince - (INFLIGHT_STUCK_MS - SPILL_AFTER_MS);
-    const waiting = Math.max(0, stuck);
-    return Math.max(waiting, this.#failingSince === 0 ? 0 : now - this.#failingSince);
+    const since = !this.#ready ? this.#createdAt : this.#failingSince;
+    if (since !== 0 && now - since > SPILL_AFTER_MS) return now - since;
+    if (this.#inflight !== undefined && now - this.#inflightSince > INFLIGHT_STUCK_MS) return now - this.#inflightSince;
+    return 0;
   }
 
   /**
-   * When Kafka has been unavailable for SPILL_AFTER_MS, switches to the spool: what waits in
-   * memory (older than anything new) goes first, and is then safe on disk too. Checked by a timer
-   * (not per record: it reads the clock). True when spooling.
+   * When Kafka is unavailable (#unavailableFor), switches to the spool: what waits in memory
+   * (older than anything new) goes first, and is then safe on disk too. Checked by a timer (not
+   * per record: it reads the clock). True when spooling.
    */
   #spillIfUnavailable(): boolean {
     const spool = this.#o.spool;
     if (spool === undefined || this.#closed) return false;
     if (this.#spooling) return true;
-    if (this.#unavailableFor() <= SPILL_AFTER_MS) return false;
     const waitedMs = this.#unavailableFor();
+    if (waitedMs === 0) return false;
     this.#spooling = true;
     const moved = this.#queueToSpool(false);
     this.#o.log.warn({ spool: spool.options.dir, moved, waitedMs }, `Kafka has not acknowledged anything for ${waitedMs} ms (unreachable or too slow): new events go to the disk spool (replayed in order once it is back)`);

@@ -2,16 +2,8 @@
 // that no longer runs (a crash) is taken over.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive as alive } from '../cli/process-alive.ts';
 import { Ws2kError } from '../errors.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Takes the directory's lock; returns the release function. */
 export function lockSpool(dir: string): () => void {

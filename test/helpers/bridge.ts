@@ -80,6 +80,12 @@ export function lastMetrics(stdout: string): { received: number; produced: numbe
   };
 }
 
+/** One figure (`Spooled`, `Replayed`, `Dropped`, `Oldest`...) of the last metrics line; NaN when absent. */
+export function metricOf(stdout: string, name: string): number {
+  const line = stdout.trim().split('\n').filter((l) => l.startsWith('[Metrics]')).at(-1) ?? '';
+  return Number(new RegExp(`${name}: (\\d+)`).exec(line)?.[1] ?? NaN);
+}
+
 /** Resolves when `check()` holds, polling; rejects after timeoutMs with `what`. */
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

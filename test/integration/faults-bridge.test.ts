@@ -11,10 +11,9 @@ import { readToEnd } from '../../src/kafka/read.ts';
 import { parseMix } from '../../src/mock/options.ts';
 import { startMockServer } from '../../src/mock/server.ts';
 import { audit } from '../../src/verify/audit.ts';
-import { lastMetrics, startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
+import { lastMetrics, metricOf, startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
 import { testBrokers } from '../helpers/kafka.ts';
 
-const metric = (out: string, name: string) => Number(new RegExp(`${name}: (\\d+)`).exec(out.trim().split('\n').filter((l) => l.startsWith('[Metrics]')).at(-1) ?? '')?.[1] ?? NaN);
 const BATCH_BYTES = 262_144;
 
 test('the bridge is SIGKILLed mid-stream with --durability disk and restarted: no holes, the window is a gap record, duplicates within one batch', { timeout: 240_000 }, async (t) => {
@@ -63,7 +62,7 @@ test('a spool segment torn in the middle of a record: start-up cuts it, says so,
   // Kafka unreachable: every event ends up in the spool.
   const down = startBridge(['--url', mock.url, '--brokers', '127.0.0.1:1', '--spool-dir', spoolDir, '--shutdown-timeout', '500ms', '--metrics-interval', '200ms', ...topics.flags]);
   t.after(() => down.proc.kill('SIGKILL'));
-  await waitFor(() => metric(down.stdout(), 'Spooled') === N, 30_000, `all ${N} events in the spool`);
+  await waitFor(() => metricOf(down.stdout(), 'Spooled') === N, 30_000, `all ${N} events in the spool`);
   down.proc.kill('SIGTERM');
   assert.equal((await down.exited).code, 0);
 

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseMix } from '../../src/mock/options.ts';
 import { startMockServer } from '../../src/mock/server.ts';
 import { audit } from '../../src/verify/audit.ts';
-import { lastMetrics, startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
+import { lastMetrics, metricOf, startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
 import { faultBroker } from '../helpers/fault-broker.ts';
 
 const broker = faultBroker(19092);
@@ -21,7 +21,6 @@ const QUOTA_BYTES_PER_S = 100_000;
 const BUFFER = 50_000;
 const RSS_BOUND_MB = 512;
 
-const metric = (out: string, name: string) => Number(new RegExp(`${name}: (\\d+)`).exec(out.trim().split('\n').filter((l) => l.startsWith('[Metrics]')).at(-1) ?? '')?.[1] ?? NaN);
 
 test('the broker is SIGKILLed for 30 s under 50,000 events/s, then restarted: nothing lost, duplicated or reordered', { timeout: 300_000 }, async (t) => {
   const topics = testTopics(() => {});
@@ -35,7 +34,7 @@ test('the broker is SIGKILLed for 30 s under 50,000 events/s, then restarted: no
   await broker.kill();
   const killedAt = Date.now();
   await sleep(30_000);
-  const during = { received: lastMetrics(bridge.stdout()).received, spooled: metric(bridge.stdout(), 'Spooled') };
+  const during = { received: lastMetrics(bridge.stdout()).received, spooled: metricOf(bridge.stdout(), 'Spooled') };
   await broker.start();
   const downMs = Date.now() - killedAt;
 
@@ -44,9 +43,9 @@ test('the broker is SIGKILLed for 30 s under 50,000 events/s, then restarted: no
   assert.ok(during.received > 1_000_000, `the bridge kept reading while the broker was down (${during.received} received)`);
   assert.ok(during.spooled > 0, 'what Kafka could not take went to the spool');
   const out = bridge.stdout();
-  assert.equal(metric(out, 'Replayed'), metric(out, 'Spooled'), 'everything spooled was replayed');
+  assert.equal(metricOf(out, 'Replayed'), metricOf(out, 'Spooled'), 'everything spooled was replayed');
   const report = await audit({ brokers: [broker.bootstrap], topics: [topics.trades, topics.aggregates], routes: topics.routes, mockStats: mock.stats(true) });
-  t.diagnostic(`broker down ${downMs} ms; spooled ${metric(out, 'Spooled')}; audit ${JSON.stringify({ delivered: report.delivered, lost: report.lost, duplicated: report.duplicated, reordered: report.reordered, corrupted: report.corrupted })}`);
+  t.diagnostic(`broker down ${downMs} ms; spooled ${metricOf(out, 'Spooled')}; audit ${JSON.stringify({ delivered: report.delivered, lost: report.lost, duplicated: report.duplicated, reordered: report.reordered, corrupted: report.corrupted })}`);
   assert.equal(report.delivered, N);
   assert.equal(report.lost, 0, JSON.stringify(report.samples.lost));
   assert.equal(report.duplicated, 0, JSON.stringify(report.samples.duplicated));
@@ -65,8 +64,8 @@ test('the broker is down when the bridge starts and comes up 20 s later: nothing
   await waitFor(() => /Kafka at 127\.0\.0\.1:19092 is unreachable/.test(bridge.stderr()), 20_000, 'the unreachable warning');
   await sleep(20_000);
   assert.equal(bridge.proc.exitCode, null, 'still running, still reading');
-  assert.ok(metric(bridge.stdout(), 'Spooled') > 300_000, 'events read meanwhile are in the spool');
-  assert.ok(metric(bridge.stdout(), 'Oldest') > 15_000, 'the age of the oldest unacknowledged event shows the outage');
+  assert.ok(metricOf(bridge.stdout(), 'Spooled') > 300_000, 'events read meanwhile are in the spool');
+  assert.ok(metricOf(bridge.stdout(), 'Oldest') > 15_000, 'the age of the oldest unacknowledged event shows the outage');
   await broker.start();
 
   const { code } = await bridge.exited;
@@ -102,10 +101,10 @@ for (const policy of ['block', 'drop'] as const) {
     assert.equal((await bridge.exited).code, 0, bridge.stderr().slice(-3000));
     assert.doesNotMatch(bridge.stderr(), /safe in the spool/, 'the spool drained before the stop');
     const out = bridge.stdout();
-    const dropped = metric(out, 'Dropped');
+    const dropped = metricOf(out, 'Dropped');
     const report = await audit({ brokers: [broker.bootstrap], topics: [topics.trades, topics.aggregates], routes: topics.routes, mockStats: mock.stats(true) });
-    t.diagnostic(`${policy}: spooled ${metric(out, 'Spooled')}, replayed ${metric(out, 'Replayed')}, dropped ${dropped}; audit ${JSON.stringify({ delivered: report.delivered, lost: report.lost, duplicated: report.duplicated, reordered: report.reordered })}`);
-    assert.equal(metric(out, 'Replayed'), metric(out, 'Spooled'), 'what was spooled drained');
+    t.diagnostic(`${policy}: spooled ${metricOf(out, 'Spooled')}, replayed ${metricOf(out, 'Replayed')}, dropped ${dropped}; audit ${JSON.stringify({ delivered: report.delivered, lost: report.lost, duplicated: report.duplicated, reordered: report.reordered })}`);
+    assert.equal(metricOf(out, 'Replayed'), metricOf(out, 'Spooled'), 'what was spooled drained');
     if (policy === 'block') {
       assert.match(bridge.stderr(), /SPOOL FULL: pausing the socket/);
       assert.equal(dropped, 0);
@@ -153,7 +152,7 @@ test('a producer quota throttles Kafka to a tenth of the feed for 60 s: memory s
   const p0 = lastMetrics(bridge.stdout()).produced;
   await sleep(60_000);
   const throttled = (lastMetrics(bridge.stdout()).produced - p0) / ((Date.now() - t0) / 1000);
-  const spooledMidway = metric(bridge.stdout(), 'Spooled');
+  const spooledMidway = metricOf(bridge.stdout(), 'Spooled');
   await quota(undefined);
   const { code } = await bridge.exited;
   clearInterval(sampler);

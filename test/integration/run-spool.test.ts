@@ -7,11 +7,9 @@ import { test } from 'node:test';
 import { startMockServer } from '../../src/mock/server.ts';
 import { parseMix } from '../../src/mock/options.ts';
 import { audit } from '../../src/verify/audit.ts';
-import { lastMetrics, startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
+import { lastMetrics, metricOf, startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
 import { testBrokers } from '../helpers/kafka.ts';
 
-const spooledOf = (out: string) => Number(/Spooled: (\d+)/.exec(out.trim().split('\n').filter((l) => l.startsWith('[Metrics]')).at(-1) ?? '')?.[1] ?? NaN);
-const replayedOf = (out: string) => Number(/Replayed: (\d+)/.exec(out.trim().split('\n').filter((l) => l.startsWith('[Metrics]')).at(-1) ?? '')?.[1] ?? NaN);
 
 test('a small memory buffer overflows into the spool and drains in order: nothing lost, duplicated or reordered', async (t) => {
   const topics = testTopics((fn) => t.after(fn));
@@ -24,8 +22,8 @@ test('a small memory buffer overflows into the spool and drains in order: nothin
   const { code } = await bridge.exited;
   assert.equal(code, 0, bridge.stderr());
   const out = bridge.stdout();
-  assert.ok(spooledOf(out) > 0, 'the spool was used');
-  assert.equal(replayedOf(out), spooledOf(out), 'everything spooled was replayed');
+  assert.ok(metricOf(out, 'Spooled') > 0, 'the spool was used');
+  assert.equal(metricOf(out, 'Replayed'), metricOf(out, 'Spooled'), 'everything spooled was replayed');
   assert.equal(lastMetrics(out).produced, N);
   const report = await audit({ brokers: testBrokers(), topics: [topics.trades, topics.aggregates], routes: topics.routes, mockStats: mock.stats(true) });
   assert.equal(report.lost, 0);
@@ -42,7 +40,7 @@ test('Kafka unreachable: events go to the spool; after a restart with Kafka back
   t.after(() => mock.close());
   const down = startBridge(['--url', mock.url, '--brokers', '127.0.0.1:1', '--spool-dir', spoolDir, '--shutdown-timeout', '500ms', '--metrics-interval', '200ms', ...topics.flags]);
   t.after(() => down.proc.kill('SIGKILL'));
-  await waitFor(() => spooledOf(down.stdout()) === N, 30_000, `all ${N} events in the spool`);
+  await waitFor(() => metricOf(down.stdout(), 'Spooled') === N, 30_000, `all ${N} events in the spool`);
   down.proc.kill('SIGTERM');
   assert.equal((await down.exited).code, 0, 'spooled events are safe: a clean exit');
   assert.match(down.stderr(), new RegExp(`${N} events are not yet in Kafka but safe in the spool`));
@@ -54,7 +52,7 @@ test('Kafka unreachable: events go to the spool; after a restart with Kafka back
   t.after(() => up.proc.kill('SIGKILL'));
   assert.equal((await up.exited).code, 0, up.stderr());
   assert.match(up.stderr(), /spool recovery: replaying records/);
-  assert.equal(replayedOf(up.stdout()), N);
+  assert.equal(metricOf(up.stdout(), 'Replayed'), N);
   const report = await audit({ brokers: testBrokers(), topics: [topics.trades, topics.aggregates], routes: topics.routes, mockStats: mock.stats(true) });
   assert.ok(report.ok, JSON.stringify(report));
   assert.equal(report.delivered, N);
