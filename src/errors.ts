@@ -11,6 +11,7 @@ export const ErrorCodes = {
   KAFKA_FORMAT_FAILED: { retryable: false, summary: 'Formatting the KRaft log directory failed.' },
   KAFKA_START_FAILED: { retryable: true, summary: 'The local broker exited or did not answer metadata requests in time.' },
   KAFKA_STOP_FAILED: { retryable: true, summary: 'The local broker did not exit after SIGTERM and SIGKILL.' },
+  KAFKA_TOO_OLD: { retryable: false, summary: 'The cluster is older than Apache Kafka 2.8 (no Produce v9), which run needs.' },
   AUTH_FAILED: { retryable: false, summary: 'The feed rejected the API key (auth_failed).' },
   SPOOL_LOCKED: { retryable: false, summary: 'Another running bridge uses the same spool directory.' },
   KAFKA_PORT_BUSY: { retryable: false, summary: 'Another program that is not a Kafka broker holds the port.' },

@@ -7,11 +7,12 @@
 // sent again, unchanged, before anything after it. An event counts as produced only when Kafka
 // has acknowledged it; a spooled record leaves the spool only then.
 import { performance } from 'node:perf_hooks';
-import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
+import { Admin } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { BridgeMetrics } from '../metrics/metrics.ts';
 import type { SpoolRecord } from '../spool/codec.ts';
 import type { Spool } from '../spool/spool.ts';
+import { BatchProducer } from './producer.ts';
 import { RecordQueue, type OutRecord } from './record-queue.ts';
 
 export interface SinkOptions {
@@ -55,7 +56,7 @@ const ORIGIN = performance.timeOrigin;
 export class KafkaSink {
   readonly queue: RecordQueue;
   #o: SinkOptions;
-  #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  #producer: BatchProducer;
   #ready = false;
   #closed = false;
   /** The batch in flight (or waiting to be retried). */
@@ -85,15 +86,7 @@ export class KafkaSink {
     this.queue = new RecordQueue(o.capacity);
     o.metrics.bufferCapacity = o.capacity;
     this.#spooling = o.spool !== undefined && (o.writeAhead === true || o.spool.size > 0);
-    this.#producer = new Producer({
-      clientId: 'ws2kafka',
-      bootstrapBrokers: o.brokers,
-      idempotent: true,
-      acks: ProduceAcks.ALL,
-      ...(o.compression === 'none' ? {} : { compression: o.compression }),
-      autocreateTopics: true,
-      retries: 0,
-    });
+    this.#producer = new BatchProducer({ brokers: o.brokers, compression: o.compression, log: o.log });
   }
 
   /**
@@ -271,7 +264,7 @@ export class KafkaSink {
         await admin.createTopics({ topics: missing, partitions: this.#o.partitions, replicas: this.#o.replication });
         this.#o.log.info({ topics: missing }, 'created topics');
       }
-      await this.#producer.metadata({ topics: this.#o.topics, forceUpdate: true });
+      await this.#producer.prepare(this.#o.topics);
     } finally {
       await admin.close().catch(() => undefined);
     }
@@ -320,7 +313,7 @@ export class KafkaSink {
   }
 
   #produce(messages: OutRecord[]): void {
-    this.#producer.send({ messages }).then(
+    this.#producer.send(messages).then(
       () => this.#acked(),
       (err: unknown) => this.#failed(messages, err),
     );

@@ -1,0 +1,113 @@
+// The hand-written record batches, read back by the Kafka client's own decoder.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { murmur2 as clientMurmur2, Reader, readRecordsBatch } from '@platformatic/kafka';
+import { batchCount, murmur2, partitionOf, produceRequestBody, RecordBatchEncoder, stampBatch, type BatchRecord, type Compression } from '../../src/sink/record-batch.ts';
+
+test('murmur2 gives the values of Apache Kafka\'s own UtilsTest', () => {
+  const cases: Array<[string, number]> = [
+    ['21', -973932308],
+    ['foobar', -790332482],
+    ['a-little-bit-long-string', -985981536],
+    ['a-little-bit-longer-string', -1486304829],
+    ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+    ['abc', 479470107],
+  ];
+  for (const [key, want] of cases) assert.equal(murmur2(Buffer.from(key)), want, key);
+});
+
+test('murmur2 agrees with the client\'s for keys of every length 0..40, also inside a larger buffer', () => {
+  for (let len = 0; len <= 40; len++) {
+    const key = Buffer.from(Array.from({ length: len }, (_, i) => (i * 37 + len * 11) & 0xff));
+    const want = Number(clientMurmur2(key)) | 0;
+    assert.equal(murmur2(key), want, `length ${len}`);
+    const framed = Buffer.concat([Buffer.from('xx'), key, Buffer.from('yy')]);
+    assert.equal(murmur2(framed.subarray(2, 2 + len)), want);
+  }
+  // toPositive(murmur2) % n, as the Java client's default partitioner: never negative.
+  assert.equal(partitionOf(Buffer.from('21'), 6), (-973932308 & 0x7fffffff) % 6);
+});
+
+function sample(): BatchRecord[] {
+  return [
+    { key: Buffer.from('AAPL'), value: Buffer.from('{"ev":"T","sym":"AAPL","p":1}') },
+    { key: undefined, value: Buffer.from('{"ev":"status"}') },
+    { key: Buffer.from('MSFT'), value: Buffer.alloc(300, 0x61), headers: new Map([[Buffer.from('ws2kafka.reason'), Buffer.from('bad frame')]]) },
+    { key: Buffer.from(''), value: Buffer.from('[]') },
+  ];
+}
+
+for (const compression of ['none', 'lz4', 'snappy', 'gzip', 'zstd'] as Compression[]) {
+  test(`a record batch (${compression}) reads back record for record, with ids, sequence and CRC`, () => {
+    const records = sample();
+    const encoder = new RecordBatchEncoder(compression);
+    const order = [2, 0, 3, 1];
+    const batch = encoder.encode(records, order, 0, 4, { producerId: 42n, producerEpoch: 3, baseSequence: 1000 }, 1_790_000_000_123);
+    const read = readRecordsBatch(Reader.from(batch));
+    assert.equal(read.magic, 2);
+    assert.equal(read.producerId, 42n);
+    assert.equal(read.producerEpoch, 3);
+    assert.equal(read.firstSequence, 1000);
+    assert.equal(read.lastOffsetDelta, 3);
+    assert.equal(read.firstTimestamp, 1_790_000_000_123n);
+    assert.equal(read.attributes & 7, { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 }[compression]);
+    assert.equal(read.length, batch.length - 12);
+    assert.equal(batchCount(batch), 4);
+    assert.equal(read.records.length, 4);
+    read.records.forEach((r, k) => {
+      const want = records[order[k]!]!;
+      assert.equal(r.offsetDelta, k);
+      assert.deepEqual(r.key === null || r.key === undefined ? undefined : Buffer.from(r.key), want.key);
+      assert.deepEqual(Buffer.from(r.value), want.value);
+      const headers = r.headers.map(([hk, hv]) => [Buffer.from(hk).toString(), Buffer.from(hv).toString()]);
+      assert.deepEqual(headers, want.headers ? [...want.headers].map(([hk, hv]) => [hk.toString(), hv.toString()]) : []);
+    });
+    // Kafka checks the CRC32C of everything from the attributes on: re-stamping keeps it right.
+    const crcBefore = batch.readUInt32BE(17);
+    stampBatch(batch, { producerId: 7n, producerEpoch: 0, baseSequence: 0 });
+    assert.notEqual(batch.readUInt32BE(17), crcBefore);
+    const again = readRecordsBatch(Reader.from(batch));
+    assert.equal(again.producerId, 7n);
+    assert.equal(again.firstSequence, 0);
+  });
+}
+
+test('a batch bigger than the encoder\'s first scratch buffer is written whole', () => {
+  const records: BatchRecord[] = Array.from({ length: 3000 }, (_, i) => ({ key: Buffer.from(`K${i}`), value: Buffer.alloc(1000, i & 0xff) }));
+  const order = records.map((_, i) => i);
+  const batch = new RecordBatchEncoder('lz4').encode(records, order, 0, records.length, { producerId: 1n, producerEpoch: 0, baseSequence: 0 }, Date.now());
+  const read = readRecordsBatch(Reader.from(batch));
+  assert.equal(read.records.length, 3000);
+  assert.equal(Buffer.from(read.records[2999]!.value)[0], 2999 & 0xff);
+  assert.equal(Buffer.from(read.records[2999]!.key).toString(), 'K2999');
+});
+
+test('a produce request body groups partitions under their topic, in first-seen order', () => {
+  const b = (n: number) => Buffer.alloc(n, n);
+  const body = produceRequestBody(-1, 30000, [
+    { topic: 'trades', partition: 2, batch: b(3) },
+    { topic: 'aggregates', partition: 0, batch: b(200) },
+    { topic: 'trades', partition: 5, batch: b(1) },
+  ]);
+  const r = Reader.from(body);
+  assert.equal(r.readNullableString(), null);
+  assert.equal(r.readInt16(), -1);
+  assert.equal(r.readInt32(), 30000);
+  const topics = r.readArray((t) => {
+    const name = t.readString();
+    const parts = t.readArray((p) => {
+      const index = p.readInt32();
+      const bytes = p.readBytes();
+      p.readTaggedFields();
+      return [index, bytes.length, bytes[0]];
+    }, true, false);
+    t.readTaggedFields();
+    return [name, parts];
+  }, true, false);
+  r.readTaggedFields();
+  assert.deepEqual(topics, [
+    ['trades', [[2, 3, 3], [5, 1, 1]]],
+    ['aggregates', [[0, 200, 200]]],
+  ]);
+  assert.equal(r.remaining, 0);
+});
