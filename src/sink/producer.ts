@@ -234,7 +234,7 @@ export class BatchProducer {
         PRODUCE_API_KEY,
         this.#version,
         () => Writer.create().append(body),
-        produceV11.parseResponse as never,
+        produceV11.parseResponse,
         true,
         true,
         (error: Error | null, response: unknown) => {
@@ -264,7 +264,7 @@ export class BatchProducer {
       }
       if (STATE_LOST.has(code)) this.#idsLost = true;
       else this.#refresh = true;
-      const name = (protocolErrorsCodesById as Record<number, string>)[code] ?? `error ${code}`;
+      const name = (protocolErrorsCodesById)[code] ?? `error ${code}`;
       problems.push(`${b.topic}[${b.partition}]: ${name}${r?.errorMessage ? ` (${r.errorMessage})` : ''}`);
     }
     return problems.length > 0 ? problems.join(', ') : undefined;
