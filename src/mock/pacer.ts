@@ -25,6 +25,8 @@ export interface PacerStats {
 }
 
 const REPORT_EVERY_MS = 5000;
+/** At most this many units per tick when behind: bigger bursts only fill the socket and the heap. */
+const MAX_PER_TICK = 2000;
 
 export class Pacer {
   #o: PacerOptions;
@@ -41,7 +43,7 @@ export class Pacer {
   constructor(o: PacerOptions) {
     this.#o = o;
     // Each tick emits at most 10 ms worth, so sockets and timers get their turn.
-    this.#maxPerTick = Math.max(1, Math.ceil(o.rate / 100));
+    this.#maxPerTick = Math.max(1, Math.min(MAX_PER_TICK, Math.ceil(o.rate / 100)));
   }
 
   get running(): boolean {
