@@ -1,10 +1,13 @@
 // The Kafka side: an idempotent producer with acks=all, fed in arrival order from the in-memory
 // RecordQueue and, when that is full (or --durability disk), from the disk spool.
 //
-// Order: while anything is in the spool, every new record goes to the spool too (behind it), and
-// the queue (older) is sent before the spool; so records reach Kafka in arrival order and per-key
-// order holds across the switch. One produce request is in flight at a time and a failed one is
-// sent again, unchanged, before anything after it. An event counts as produced only when Kafka
+// Order: the spool only ever holds records older than those in the memory queue (apart from the
+// batch in flight), and is sent first. When the queue is full, its oldest records move to the end
+// of the spool and the new record joins the queue; while Kafka is unavailable (or with
+// --durability disk) new records go to the spool itself. So records reach Kafka in arrival order,
+// per-key order holds, and only the overflow takes the slower path through the disk: once Kafka
+// keeps up again, new events stay in memory while the spool drains ahead of them. One produce
+// request is in flight at a time and a failed one is sent again, unchanged, before anything after it. An event counts as produced only when Kafka
 // has acknowledged it; a spooled record leaves the spool only then.
 import { performance } from 'node:perf_hooks';
 import { Admin } from '@platformatic/kafka';
@@ -73,10 +76,13 @@ export class KafkaSink {
   #inflightSince = 0;
   #lastFailureLog = 0;
   #lastSpoolFullLog = 0;
+  #lastOverflowLog = 0;
   #waiters: Array<() => void> = [];
   #wasFull = false;
-  /** True while new records must go to the spool (it holds records older than them). */
-  #spooling: boolean;
+  /** True while new records go straight to the spool: Kafka unavailable, or --durability disk. */
+  #toDisk: boolean;
+  /** The spool has been used since it was last empty (for the "drained" log line). */
+  #spoolUsed: boolean;
   /** Records on their way into the spool, appended once per event-loop turn. */
   #pending: SpoolRecord[] = [];
   #flushScheduled = false;
@@ -85,7 +91,8 @@ export class KafkaSink {
     this.#o = o;
     this.queue = new RecordQueue(o.capacity);
     o.metrics.bufferCapacity = o.capacity;
-    this.#spooling = o.spool !== undefined && (o.writeAhead === true || o.spool.size > 0);
+    this.#toDisk = o.spool !== undefined && o.writeAhead === true;
+    this.#spoolUsed = (o.spool?.size ?? 0) > 0;
     this.#producer = new BatchProducer({ brokers: o.brokers, compression: o.compression, log: o.log });
   }
 
@@ -94,7 +101,7 @@ export class KafkaSink {
    * caller applies its overflow policy. `force` (control records) always goes in.
    */
   offer(record: OutRecord, receivedAt: number, force = false): boolean {
-    if (this.#spooling) {
+    if (this.#toDisk) {
       this.#toSpool(record, receivedAt);
       return true;
     }
@@ -103,14 +110,28 @@ export class KafkaSink {
         this.#wasFull = true;
         return false;
       }
-      this.#spooling = true;
-      this.#o.log.warn({ buffered: this.queue.size, spool: this.#o.spool.options.dir }, 'memory buffer full: spilling to the disk spool (replayed in order once Kafka catches up)');
-      this.#toSpool(record, receivedAt);
-      return true;
+      this.#overflowToSpool();
+      this.queue.push(record, receivedAt, true);
     }
     this.#o.metrics.bufferUsed = this.queue.size;
     this.#kick();
     return true;
+  }
+
+  /**
+   * The memory queue is full: its oldest tenth (after the batch in flight) moves to the end of the
+   * spool, which holds only older records, so order is kept and there is room again.
+   */
+  #overflowToSpool(): void {
+    const spool = this.#o.spool!;
+    const keep = this.#inflight !== undefined && !this.#inflight.fromSpool ? this.#inflight.n : 0;
+    const now = Date.now();
+    if (now - this.#lastOverflowLog > 5000) {
+      this.#lastOverflowLog = now;
+      this.#o.log.warn({ buffered: this.queue.size, spooled: spool.size, spool: spool.options.dir }, 'memory buffer full: its oldest events go to the disk spool (sent ahead of newer ones, in order)');
+    }
+    this.#spoolUsed = true;
+    this.queue.takeRange(keep, Math.max(1, Math.ceil(this.queue.capacity / 10)), (r, at) => this.#toSpool(r, at));
   }
 
   /**
@@ -134,10 +155,11 @@ export class KafkaSink {
   #spillIfUnavailable(): boolean {
     const spool = this.#o.spool;
     if (spool === undefined || this.#closed) return false;
-    if (this.#spooling) return true;
+    if (this.#toDisk) return true;
     const waitedMs = this.#unavailableFor();
     if (waitedMs === 0) return false;
-    this.#spooling = true;
+    this.#toDisk = true;
+    this.#spoolUsed = true;
     const moved = this.#queueToSpool(false);
     this.#o.log.warn({ spool: spool.options.dir, moved, waitedMs }, `Kafka has not acknowledged anything for ${waitedMs} ms (unreachable or too slow): new events go to the disk spool (replayed in order once it is back)`);
     return true;
@@ -166,10 +188,10 @@ export class KafkaSink {
   spillToSpool(): number {
     const spool = this.#o.spool;
     if (spool === undefined || this.queue.size === 0) return 0;
-    if (spool.size > 0 || this.#pending.length > 0) {
+    if (this.#inflight !== undefined && !this.#inflight.fromSpool && (spool.size > 0 || this.#pending.length > 0)) {
       this.#o.log.warn(
-        { records: this.queue.size, spooled: spool.size },
-        'stopping with events both in memory and in the spool: those in memory are older but are appended after the spool (kept, but replayed after newer events)',
+        { records: this.#inflight.n, spooled: spool.size },
+        'stopping with a batch in flight from memory and newer events in the spool: that batch is appended after them (kept, but replayed after newer events)',
       );
     }
     const moved = this.#queueToSpool(true);
@@ -196,7 +218,8 @@ export class KafkaSink {
     }
   }
 
-  #flushPending(): void {
+  /** Appends the records waiting for the spool; then sends (`kick`) unless called while sending. */
+  #flushPending(kick = true): void {
     this.#flushScheduled = false;
     const spool = this.#o.spool!;
     if (this.#pending.length === 0) return;
@@ -225,7 +248,7 @@ export class KafkaSink {
         this.#o.onFull();
       }
     }
-    this.#kick();
+    if (kick) this.#kick();
   }
 
   /** Creates missing topics, retrying while Kafka is unreachable; then starts sending. */
@@ -276,16 +299,18 @@ export class KafkaSink {
       this.#lingerTimer = undefined;
     }
     if (this.#inflight !== undefined || !this.#ready) return;
-    if (this.queue.size > 0) {
+    const spool = this.#o.spool;
+    if (spool !== undefined && this.#pending.length > 0) this.#flushPending(false);
+    if (spool === undefined || (spool.unread === 0 && this.#pending.length === 0)) {
+      // Nothing older waits on disk: the memory queue is next.
+      if (this.queue.size === 0) return this.#idle();
       const n = this.queue.countWithin(this.#o.batchBytes);
       this.#inflight = { n, fromSpool: false, times: undefined };
       this.#inflightSince = Date.now();
       this.#produce(this.queue.peek(n));
       return;
     }
-    const spool = this.#o.spool;
-    if (spool === undefined) return this.#idle();
-    if (spool.unread === 0 && this.#pending.length > 0) this.#flushPending();
+    // Records still waiting for room in a full spool are older than the queue: wait for them.
     const records = spool.unread > 0 ? spool.read(this.#o.batchBytes) : [];
     if (records.length === 0) return this.#idle();
     const messages = new Array<OutRecord>(records.length);
@@ -301,8 +326,8 @@ export class KafkaSink {
   }
 
   #idle(): void {
-    if (this.#o.spool && !this.#o.writeAhead && this.#spooling && this.#o.spool.size === 0 && this.#pending.length === 0) {
-      this.#spooling = false;
+    if (this.#o.spool && !this.#o.writeAhead && this.#spoolUsed && this.#o.spool.size === 0 && this.#pending.length === 0) {
+      this.#spoolUsed = false;
       this.#o.log.info('the spool is drained: back to the memory buffer');
     }
     if (this.#waiters.length > 0 && this.#pendingTotal() === 0) for (const w of this.#waiters.splice(0)) w();
@@ -342,6 +367,11 @@ export class KafkaSink {
     if (this.#failingSince !== 0) {
       this.#o.log.info({ downMs: Date.now() - this.#failingSince }, 'Kafka accepts records again');
       this.#failingSince = 0;
+    }
+    if (this.#toDisk && !this.#o.writeAhead) {
+      // Kafka answers again: new events stay in memory, behind what the spool holds.
+      this.#toDisk = false;
+      this.#o.log.info({ spooled: this.#o.spool!.size }, 'Kafka acknowledges again: new events go to the memory buffer, the spool drains ahead of them');
     }
     this.#retryDelay = RETRY_MIN_MS;
     if (this.#pending.length > 0 && !this.#flushScheduled) this.#flushPending();

@@ -98,6 +98,31 @@ export class RecordQueue {
     this.#size = Math.min(this.#size, keep);
   }
 
+  /**
+   * Removes `count` records that follow the first `keep` (the batch in flight stays at the head),
+   * calling onRecord with each, oldest first. Returns how many were removed.
+   */
+  takeRange(keep: number, count: number, onRecord: (record: OutRecord, receivedAt: number) => void): number {
+    const n = Math.max(0, Math.min(count, this.#size - keep));
+    for (let k = keep; k < keep + n; k++) {
+      const i = (this.#head + k) & this.#mask;
+      onRecord(this.#records[i]!, this.#times[i]!);
+      this.#byteSize -= this.#bytes[i]!;
+    }
+    // The first `keep` records move up by n slots, into the place of those removed.
+    for (let k = keep - 1; k >= 0; k--) {
+      const from = (this.#head + k) & this.#mask;
+      const to = (this.#head + k + n) & this.#mask;
+      this.#records[to] = this.#records[from];
+      this.#times[to] = this.#times[from]!;
+      this.#bytes[to] = this.#bytes[from]!;
+    }
+    for (let k = 0; k < n; k++) this.#records[(this.#head + k) & this.#mask] = undefined;
+    this.#head = (this.#head + n) & this.#mask;
+    this.#size -= n;
+    return n;
+  }
+
   #grow(): void {
     const n = this.#records.length;
     const records = new Array<OutRecord | undefined>(n * 2);
