@@ -23,6 +23,8 @@ const TAG_DEAD_LETTER = 1;
 const TAG_GAP = 2;
 /** How often the run state records the last data time: a crash's gap starts at most this early. */
 const RUN_STATE_BEAT_MS = 1000;
+/** Longest wait for Kafka to be ready before the feed is subscribed anyway. */
+const SOURCE_WAIT_MS = 2000;
 const H_REASON = Buffer.from('ws2kafka.reason');
 const H_RECEIVED = Buffer.from('ws2kafka.received_at');
 
@@ -46,6 +48,8 @@ export class Bridge {
   #unlock: (() => void) | undefined;
   #runState: RunStateFile | undefined;
   #beat: NodeJS.Timeout | undefined;
+  /** Until the feed is subscribed: the timer that subscribes it if Kafka is slow to be ready. */
+  #sourceWait: NodeJS.Timeout | undefined;
 
   constructor(o: BridgeOptions) {
     this.#o = o;
@@ -110,7 +114,7 @@ export class Bridge {
     }
   }
 
-  /** Starts reading at once (the feed drops slow readers); Kafka readiness is awaited in the sink. */
+  /** Starts the sink, and reading the feed once Kafka is ready or SOURCE_WAIT_MS has passed. */
   start(): void {
     const rs = this.#runState;
     if (rs !== undefined) {
@@ -127,8 +131,17 @@ export class Bridge {
       }, RUN_STATE_BEAT_MS);
       this.#beat.unref();
     }
-    this.source.start();
-    this.sink.start().catch((err: unknown) => this.#o.onDone({ code: 1, reason: `Kafka: ${String(err)}` }));
+    // Subscribe once Kafka is ready (topics, metadata, producer id), so the first events do not
+    // wait in memory for it; if it is not ready within SOURCE_WAIT_MS, subscribe anyway: events
+    // are kept (memory, then the spool) until it is.
+    const startSource = () => {
+      if (this.#sourceWait === undefined) return;
+      clearTimeout(this.#sourceWait);
+      this.#sourceWait = undefined;
+      this.source.start();
+    };
+    this.#sourceWait = setTimeout(startSource, SOURCE_WAIT_MS);
+    this.sink.start().then(startSource, (err: unknown) => this.#o.onDone({ code: 1, reason: `Kafka: ${String(err)}` }));
     const max = this.#o.config.maxEvents;
     if (max > 0) {
       this.#watch = setInterval(() => {
@@ -221,6 +234,8 @@ export class Bridge {
 
   /** Two-step shutdown: stop reading, then wait for acknowledgements up to the deadline. */
   async stop(): Promise<{ unacknowledged: number }> {
+    clearTimeout(this.#sourceWait);
+    this.#sourceWait = undefined;
     if (this.#watch) clearInterval(this.#watch);
     if (this.#beat) clearInterval(this.#beat);
     this.source.stop();

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecordQueue, type OutRecord } from '../../src/sink/record-queue.ts';
 
-const rec = (i: number): OutRecord => ({ topic: 't', key: undefined, value: Buffer.from(String(i)) }) as OutRecord;
+const rec = (i: number): OutRecord => ({ topic: 't', value: Buffer.from(String(i)) });
 const values = (q: RecordQueue) => q.peek(q.size).map((r) => Number(r.value!.toString()));
 
 test('takeRange removes the records after the first `keep`, oldest first, across the ring\'s wrap', () => {
