@@ -13,9 +13,9 @@ import { performance } from 'node:perf_hooks';
 import { Admin } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { BridgeMetrics } from '../metrics/metrics.ts';
-import type { SpoolRecord } from '../spool/codec.ts';
+import { NO_HEADERS, type SpoolRecord } from '../spool/codec.ts';
 import type { Spool } from '../spool/spool.ts';
-import { BatchProducer } from './producer.ts';
+import { BatchProducer, type SendRecord } from './producer.ts';
 import { RecordQueue, type OutRecord } from './record-queue.ts';
 
 export interface SinkOptions {
@@ -210,8 +210,8 @@ export class KafkaSink {
   #toSpool(record: OutRecord, receivedAt: number): void {
     // Control records keep their negative tag; events their wall-clock receive time.
     const at = receivedAt < 0 ? receivedAt : ORIGIN + receivedAt;
-    const headers = record.headers instanceof Map ? [...record.headers] : [];
-    this.#pending.push({ topic: record.topic, key: record.key, value: record.value!, headers, receivedAt: at });
+    const headers = record.headers instanceof Map ? [...record.headers] : NO_HEADERS;
+    this.#pending.push({ topic: record.topic, key: record.key, value: record.value, headers, receivedAt: at });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flushPending());
@@ -313,16 +313,15 @@ export class KafkaSink {
     // Records still waiting for room in a full spool are older than the queue: wait for them.
     const records = spool.unread > 0 ? spool.read(this.#o.batchBytes) : [];
     if (records.length === 0) return this.#idle();
-    const messages = new Array<OutRecord>(records.length);
     const times = new Array<number>(records.length);
     for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
-      messages[i] = { topic: r.topic, key: r.key, value: r.value, headers: r.headers.length > 0 ? new Map(r.headers) : undefined } as OutRecord;
-      times[i] = r.receivedAt < 0 ? r.receivedAt : Math.max(0, r.receivedAt - ORIGIN);
+      const t = records[i]!.receivedAt;
+      times[i] = t < 0 ? t : Math.max(0, t - ORIGIN);
     }
     this.#inflight = { n: records.length, fromSpool: true, times };
     this.#inflightSince = Date.now();
-    this.#produce(messages);
+    // Spool records go to the producer as they are (topic, key, value, header pairs).
+    this.#produce(records);
   }
 
   #idle(): void {
@@ -337,7 +336,7 @@ export class KafkaSink {
     return this.queue.size + (this.#o.spool?.size ?? 0) + this.#pending.length;
   }
 
-  #produce(messages: OutRecord[]): void {
+  #produce(messages: readonly SendRecord[]): void {
     this.#producer.send(messages).then(
       () => this.#acked(),
       (err: unknown) => this.#failed(messages, err),
@@ -382,7 +381,7 @@ export class KafkaSink {
     this.#send();
   }
 
-  #failed(messages: OutRecord[], err: unknown): void {
+  #failed(messages: readonly SendRecord[], err: unknown): void {
     if (this.#spilled) return;
     this.#o.metrics.produceErrors++;
     const now = Date.now();

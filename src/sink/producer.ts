@@ -13,7 +13,6 @@ import { Producer, produceV11, protocolErrorsCodesById, Writer, type ClusterMeta
 import type { Logger } from 'pino';
 import { Ws2kError } from '../errors.ts';
 import { batchCount, partitionOf, produceRequestBody, RecordBatchEncoder, stampBatch, type BatchRecord, type Compression, type PartitionBatch } from './record-batch.ts';
-import type { OutRecord } from './record-queue.ts';
 
 const ACKS_ALL = -1;
 /** How long the broker may wait for the in-sync replicas (the request's own timeout). */
@@ -25,6 +24,11 @@ const PRODUCE_MAX_VERSION = 11;
 const DUPLICATE_SEQUENCE_NUMBER = 46;
 /** The broker no longer knows this producer's sequences: a new producer id is needed. */
 const STATE_LOST = new Set([45, 47, 59]);
+
+/** What send() takes: a record and its topic (the memory queue's records and the spool's both are). */
+export interface SendRecord extends BatchRecord {
+  topic: string;
+}
 
 interface PendingBatch extends PartitionBatch {
   count: number;
@@ -57,7 +61,7 @@ export class BatchProducer {
   #refresh = false;
   #idsLost = false;
   /** The messages of the send() not yet fully acknowledged, and their batches. */
-  #pending: { messages: readonly OutRecord[]; batches: PendingBatch[] } | undefined;
+  #pending: { messages: readonly SendRecord[]; batches: PendingBatch[] } | undefined;
   #roundRobin = 0;
   #order = new Int32Array(1024);
   #slots = new Int32Array(1024);
@@ -87,7 +91,7 @@ export class BatchProducer {
    * Sends the messages (in order, per partition) and resolves once Kafka has acknowledged all of
    * them. After a rejection, call again with the same array: only what is unacknowledged is resent.
    */
-  async send(messages: readonly OutRecord[]): Promise<void> {
+  async send(messages: readonly SendRecord[]): Promise<void> {
     if (this.#pending?.messages !== messages) {
       this.#pending = undefined;
       await this.#ensureReady(messages);
@@ -130,7 +134,7 @@ export class BatchProducer {
     this.#pending = undefined;
   }
 
-  async #ensureReady(messages: readonly OutRecord[]): Promise<void> {
+  async #ensureReady(messages: readonly SendRecord[]): Promise<void> {
     if (this.#idsLost || this.#ids === undefined) {
       this.#ids = await this.#client.initIdempotentProducer({});
       this.#sequences.clear();
@@ -149,7 +153,7 @@ export class BatchProducer {
   }
 
   /** Writes one batch per partition, records in their order, each with its partition's next sequence. */
-  #encode(messages: readonly OutRecord[]): PendingBatch[] {
+  #encode(messages: readonly SendRecord[]): PendingBatch[] {
     const n = messages.length;
     if (this.#order.length < n) {
       this.#order = new Int32Array(n * 2);
@@ -197,7 +201,7 @@ export class BatchProducer {
     const batches: PendingBatch[] = [];
     for (const s of slotInfo) {
       const baseSequence = this.#nextSequence(s.topic, s.partition, s.count);
-      const batch = this.#encoder.encode(messages as unknown as BatchRecord[], order, s.start, s.start + s.count, { ...ids, baseSequence }, now);
+      const batch = this.#encoder.encode(messages, order, s.start, s.start + s.count, { ...ids, baseSequence }, now);
       batches.push({ topic: s.topic, partition: s.partition, batch, count: s.count, done: false });
     }
     return batches;

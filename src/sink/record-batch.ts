@@ -13,7 +13,8 @@ export type Compression = 'lz4' | 'snappy' | 'zstd' | 'gzip' | 'none';
 export interface BatchRecord {
   key?: Buffer | undefined;
   value?: Buffer | undefined;
-  headers?: Map<Buffer, Buffer> | undefined;
+  /** A Map, or [key, value] pairs (as the spool gives them). */
+  headers?: Iterable<[Buffer, Buffer]> | undefined;
 }
 
 /** The record batch header is 61 bytes; these are the offsets of its fields. */

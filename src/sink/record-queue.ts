@@ -1,9 +1,13 @@
 // The in-memory buffer between the socket and Kafka: a ring of records in arrival order with
 // their receive times. Bounded by `capacity` for events; control records (dead letters, gaps)
 // may exceed it (`force`), so they are never dropped.
-import type { MessageToProduce } from '@platformatic/kafka';
-
-export type OutRecord = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+/** A record on its way to Kafka: the event's bytes as value, its symbol as key (or none). */
+export interface OutRecord {
+  topic: string;
+  key?: Buffer | undefined;
+  value: Buffer;
+  headers?: Map<Buffer, Buffer> | undefined;
+}
 
 export class RecordQueue {
   readonly capacity: number;
@@ -44,7 +48,7 @@ export class RecordQueue {
     const i = (this.#head + this.#size) & this.#mask;
     this.#records[i] = record;
     this.#times[i] = receivedAt;
-    const size = record.value!.length + (record.key?.length ?? 0);
+    const size = record.value.length + (record.key?.length ?? 0);
     this.#bytes[i] = size;
     this.#byteSize += size;
     this.#size++;

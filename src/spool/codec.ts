@@ -22,6 +22,29 @@ export interface SpoolRecord {
   receivedAt: number;
 }
 
+/** The headers of a record without any (shared: never modified). */
+export const NO_HEADERS: Array<[Buffer, Buffer]> = Object.freeze([]) as unknown as Array<[Buffer, Buffer]>;
+
+/** The last topic decoded, to reuse its string while consecutive records share a topic. */
+let lastTopic = '';
+let lastTopicBytes = Buffer.alloc(0);
+
+function topicAt(buf: Buffer, o: number, length: number): string {
+  if (length === lastTopicBytes.length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (buf[o + i] !== lastTopicBytes[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastTopic;
+  }
+  lastTopicBytes = Buffer.from(buf.subarray(o, o + length));
+  lastTopic = lastTopicBytes.toString('utf8');
+  return lastTopic;
+}
+
 export function encodedSize(r: Omit<SpoolRecord, 'receivedAt'>): number {
   let n = HEAD + 1 + 8 + 2 + Buffer.byteLength(r.topic) + 4 + (r.key?.length ?? 0) + 4 + r.value.length + 2;
   for (const [k, v] of r.headers) n += 2 + k.length + 4 + v.length;
@@ -92,7 +115,7 @@ export function decodeAt(buf: Buffer, offset: number, verify = true): Decoded {
     o += 8;
     const topicLength = buf.readUInt16LE(o);
     o += 2;
-    const topic = buf.toString('utf8', o, o + topicLength);
+    const topic = topicAt(buf, o, topicLength);
     o += topicLength;
     const keyLength = buf.readInt32LE(o);
     o += 4;
@@ -104,7 +127,7 @@ export function decodeAt(buf: Buffer, offset: number, verify = true): Decoded {
     o += valueLength;
     const count = buf.readUInt16LE(o);
     o += 2;
-    const headers: Array<[Buffer, Buffer]> = [];
+    const headers: Array<[Buffer, Buffer]> = count === 0 ? NO_HEADERS : [];
     for (let h = 0; h < count; h++) {
       const kl = buf.readUInt16LE(o);
       const k = buf.subarray(o + 2, o + 2 + kl);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { RecordQueue, type OutRecord } from '../../src/sink/record-queue.ts';
 
 const rec = (i: number): OutRecord => ({ topic: 't', value: Buffer.from(String(i)) });
-const values = (q: RecordQueue) => q.peek(q.size).map((r) => Number(r.value!.toString()));
+const values = (q: RecordQueue) => q.peek(q.size).map((r) => Number(r.value.toString()));
 
 test('takeRange removes the records after the first `keep`, oldest first, across the ring\'s wrap', () => {
   const q = new RecordQueue(10); // 2048 slots
@@ -16,7 +16,7 @@ test('takeRange removes the records after the first `keep`, oldest first, across
   for (let i = 0; i < 10; i++) q.push(rec(i), i * 10);
   const bytesBefore = q.bytes;
   const taken: Array<[number, number]> = [];
-  const n = q.takeRange(3, 4, (r, at) => taken.push([Number(r.value!.toString()), at]));
+  const n = q.takeRange(3, 4, (r, at) => taken.push([Number(r.value.toString()), at]));
   assert.equal(n, 4);
   assert.deepEqual(taken, [[3, 30], [4, 40], [5, 50], [6, 60]]);
   assert.deepEqual(values(q), [0, 1, 2, 7, 8, 9], 'the kept head (the batch in flight) stays first, then the rest');
