@@ -1,6 +1,6 @@
 // The spool on a real directory: order, acknowledgement, segment deletion, limits, crash recovery.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -78,6 +78,30 @@ test('restart: unacknowledged records are replayed, acknowledged ones are not', 
   spool.append([rec(500)]);
   assert.deepEqual(spool.read(1 << 20).map(q), [500], 'appending goes on after the replayed records');
   spool.close();
+});
+
+test('the acked position is rewritten in place (a shorter position leaves no trailing digits); a garbled one replays from the first segment', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+  const a = open(dir, { segmentBytes: 1 << 20 }).spool;
+  a.append(range(0, 2000).map(rec));
+  a.read(1 << 20);
+  a.ack(1500);
+  a.ack(1);
+  a.close();
+  const line = readFileSync(join(dir, 'acked'), 'utf8');
+  assert.equal(line.length, 41);
+  assert.match(line, /^\d+ \d+ +\n$/);
+  const b = open(dir, { segmentBytes: 1 << 20 });
+  assert.equal(b.recovery.records, 2000 - 1501);
+  b.spool.read(1 << 20);
+  b.spool.ack(9);
+  b.spool.close();
+  assert.equal(open(dir, { segmentBytes: 1 << 20 }).recovery.records, 2000 - 1510);
+  writeFileSync(join(dir, 'acked'), '12x garbage');
+  const c = open(dir, { segmentBytes: 1 << 20 });
+  assert.equal(c.recovery.records, 2000, 'an unreadable position replays everything: duplicates, never loss');
+  assert.deepEqual(c.spool.read(1 << 20).map(q).slice(0, 3), [0, 1, 2]);
+  c.spool.close();
 });
 
 test('a segment truncated in the middle of a record: the torn record is cut and reported, the rest replayed', () => {
