@@ -9,7 +9,10 @@ import { ROUTE_STATUS, Router, subscribedEvs } from '../route/route.ts';
 import { KafkaSink } from '../sink/kafka-sink.ts';
 import type { OutRecord } from '../sink/record-queue.ts';
 import { PolygonSource, type Gap } from '../source/polygon-source.ts';
-import { decodeJsonString, Slices, splitFrame } from '../split/split.ts';
+import { decodeJsonString, Slices, splitFrame, SplitErrors } from '../split/split.ts';
+import { deadLetterMaxMessageBytes, LIMITS } from '../config/limits.ts';
+import type { SendRecord } from '../sink/producer.ts';
+import { heldCode, produceErrorName } from '../sink/kafka-errors.ts';
 import { lockSpool } from '../spool/lock.ts';
 import { RunStateFile } from '../spool/run-state.ts';
 import { Spool } from '../spool/spool.ts';
@@ -17,8 +20,6 @@ import { ws2kafkaHome } from '../kafka-local/home.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Most events one frame may hold (Polygon frames are about 1 MB at most). */
-const MAX_EVENTS_PER_FRAME = 100_000;
 const TAG_DEAD_LETTER = 1;
 const TAG_GAP = 2;
 /** How often the run state records the last data time: a crash's gap starts at most this early. */
@@ -26,7 +27,21 @@ const RUN_STATE_BEAT_MS = 1000;
 /** Longest wait for Kafka to be ready before the feed is subscribed anyway. */
 const SOURCE_WAIT_MS = 2000;
 const H_REASON = Buffer.from('ws2kafka.reason');
+const H_CODE = Buffer.from('ws2kafka.code');
 const H_RECEIVED = Buffer.from('ws2kafka.received_at');
+const H_TOPIC = Buffer.from('ws2kafka.original_topic');
+const H_SIZE = Buffer.from('ws2kafka.size');
+const H_KEPT = Buffer.from('ws2kafka.events_kept');
+/** How often a kind of dead letter is logged at most (each is counted). */
+const DEAD_LETTER_LOG_MS = 5000;
+
+/** Our error code for a splitter error (docs/errors.md). */
+function frameCode(error: string): string {
+  if (error === SplitErrors.INVALID_UTF8) return 'INVALID_UTF8';
+  if (error === SplitErrors.TOO_MANY) return LIMITS.maxEventsPerFrame.code;
+  if (error === SplitErrors.TOO_DEEP) return LIMITS.maxDepth.code;
+  return 'MALFORMED_FRAME';
+}
 
 export interface BridgeOptions {
   config: RunConfig & { url: string; brokers: string[] };
@@ -41,8 +56,9 @@ export class Bridge {
   readonly sink: KafkaSink;
   #o: BridgeOptions;
   #router: Router;
-  #slices = new Slices(MAX_EVENTS_PER_FRAME);
-  #lastRejectLog = 0;
+  #slices: Slices;
+  /** When each kind of dead letter (by code) was last logged. */
+  #lastRejectLog = new Map<string, number>();
   #lastDropLog = 0;
   #watch: NodeJS.Timeout | undefined;
   #unlock: (() => void) | undefined;
@@ -55,6 +71,7 @@ export class Bridge {
     this.#o = o;
     const c = o.config;
     this.#router = new Router(c.topics, c.unknownTopic);
+    this.#slices = new Slices(c.maxEventsPerFrame);
     const wanted = new Set<string>([c.unknownTopic, c.deadLetterTopic, c.gapTopic]);
     for (const ev of subscribedEvs(c.subscribe)) wanted.add(c.topics[ev] ?? c.unknownTopic);
     let spool: Spool | undefined;
@@ -91,18 +108,22 @@ export class Bridge {
         if (tag === TAG_DEAD_LETTER) this.metrics.deadLettersProduced++;
         else if (tag === TAG_GAP) this.metrics.gapRecordsProduced++;
       },
+      deadLetterTopic: c.deadLetterTopic,
+      topicConfigs: { [c.deadLetterTopic]: { 'max.message.bytes': String(deadLetterMaxMessageBytes(c.maxFrameBytes)) } },
+      onRefused: (record, code, detail, receivedAt) => this.#refused(record, code, detail, receivedAt),
     });
     this.source = new PolygonSource({
       url: c.url,
       apiKey: c.apiKey,
       subscribe: c.subscribe,
       log: o.log,
-      onFrame: (frame, receivedAt) => this.#onFrame(frame, receivedAt),
+      onFrame: (frame, receivedAt, isBinary) => this.#guardFrame(frame, receivedAt, isBinary),
       onGap: (gap) => this.#onGap(gap),
       onReconnect: () => this.metrics.reconnects++,
       onFatal: (err) => this.#o.onDone({ code: 1, reason: err.message }),
       pingIntervalMs: c.pingIntervalMs,
       silenceTimeoutMs: c.silenceTimeoutMs,
+      maxFrameBytes: c.maxFrameBytes,
     });
     const crashed = this.#runState?.crashed();
     if (crashed !== undefined) {
@@ -153,15 +174,37 @@ export class Bridge {
     }
   }
 
-  #onFrame(frame: Buffer, receivedAt: number): void {
-    const m = this.metrics;
-    m.framesReceived++;
-    const s = this.#slices;
-    splitFrame(frame, s);
-    if (s.error !== undefined) {
-      this.#reject(frame, s.error, s.errorAt);
+  /**
+   * Everything done for one frame, guarded: whatever throws while handling it sends the frame to
+   * the dead-letter topic with the error as its reason (and how many of its events were already
+   * kept), counts and logs it; the connection and the process go on.
+   */
+  #guardFrame(frame: Buffer, receivedAt: number, isBinary: boolean): void {
+    this.metrics.framesReceived++;
+    if (isBinary) {
+      this.#reject(frame, 'BINARY_FRAME', 'binary frame', -1);
       return;
     }
+    this.#kept = 0;
+    try {
+      this.#onFrame(frame, receivedAt);
+    } catch (err) {
+      this.#reject(frame, 'FRAME_HANDLER_ERROR', `handling the frame failed: ${(err as Error).message}`, -1, this.#kept);
+    }
+  }
+
+  /** Events of the frame being handled already given to the sink (for the guard's header). */
+  #kept = 0;
+
+  #onFrame(frame: Buffer, receivedAt: number): void {
+    const m = this.metrics;
+    const s = this.#slices;
+    splitFrame(frame, s, this.#o.config.maxDepth);
+    if (s.error !== undefined) {
+      this.#reject(frame, frameCode(s.error), s.error, s.errorAt);
+      return;
+    }
+    const maxKey = this.#o.config.maxKeyBytes;
     const router = this.#router;
     const topics = router.topics;
     let data = 0;
@@ -179,7 +222,12 @@ export class Bridge {
       // One shape for every record (key may be undefined: a null key in Kafka).
       const record = { topic: topics[topic]!, key, value: frame.subarray(s.start[e], s.end[e]) } as OutRecord;
       m.eventsReceived++;
+      if (key !== undefined && key.length > maxKey) {
+        this.#rejectEvent(record, LIMITS.maxKeyBytes.code, `key of ${key.length} bytes is longer than --max-key-bytes ${maxKey}`);
+        continue;
+      }
       if (!this.sink.offer(record, receivedAt)) this.#overflow(record, receivedAt);
+      this.#kept++;
     }
     if (data > 0) this.source.dataSeen();
   }
@@ -211,19 +259,60 @@ export class Bridge {
     this.source.status(typeof parsed.status === 'string' ? parsed.status : '', typeof parsed.message === 'string' ? parsed.message : '');
   }
 
-  #reject(frame: Buffer, reason: string, at: number): void {
+  /**
+   * A frame goes whole to the dead-letter topic: reason (with the byte offset where it is known)
+   * and code in headers; counted, and logged at most every DEAD_LETTER_LOG_MS per code.
+   */
+  #reject(frame: Buffer, code: string, reason: string, at: number, kept = 0): void {
     const m = this.metrics;
     m.framesRejected++;
+    const why = at >= 0 ? `${reason} at byte ${at}` : reason;
+    m.countError(code, why);
     const headers = new Map<Buffer, Buffer>([
-      [H_REASON, Buffer.from(`${reason} at byte ${at}`)],
+      [H_REASON, Buffer.from(why)],
+      [H_CODE, Buffer.from(code)],
       [H_RECEIVED, Buffer.from(String(Date.now()))],
     ]);
+    if (kept > 0) headers.set(H_KEPT, Buffer.from(String(kept)));
     this.sink.offer({ topic: this.#o.config.deadLetterTopic, value: frame, headers }, -TAG_DEAD_LETTER, true);
+    this.#logDeadLetter(code, { reason: why, bytes: frame.length, ...(kept > 0 ? { eventsAlreadyKept: kept } : {}) }, 'bad frame: sent whole to the dead-letter topic (the connection goes on)');
+  }
+
+  /** One event of a good frame goes alone to the dead-letter topic (its frame's others go on). */
+  #rejectEvent(record: OutRecord, code: string, reason: string): void {
+    this.metrics.eventsRejected++;
+    this.metrics.countError(code, reason);
+    this.#deadLetter(record, code, reason, Date.now());
+    this.#logDeadLetter(code, { reason, topic: record.topic }, 'bad event: sent alone to the dead-letter topic');
+  }
+
+  /** A record Kafka will never take (too large for its topic, invalid) goes to the dead-letter topic. */
+  #refused(record: SendRecord, code: string, detail: string, receivedAt: number): void {
+    this.#deadLetter(record, code, detail, receivedAt >= 0 ? receivedAt : Date.now());
+  }
+
+  #deadLetter(record: SendRecord, code: string, reason: string, receivedAt: number): void {
+    const headers = new Map<Buffer, Buffer>([
+      [H_REASON, Buffer.from(reason)],
+      [H_CODE, Buffer.from(code)],
+      [H_RECEIVED, Buffer.from(String(Math.round(receivedAt)))],
+      [H_TOPIC, Buffer.from(record.topic)],
+      [H_SIZE, Buffer.from(String(record.value?.length ?? 0))],
+    ]);
+    this.sink.offer({ topic: this.#o.config.deadLetterTopic, key: record.key ?? undefined, value: record.value ?? Buffer.alloc(0), headers }, -TAG_DEAD_LETTER, true);
+  }
+
+  #logDeadLetter(code: string, fields: Record<string, unknown>, message: string): void {
     const now = Date.now();
-    if (now - this.#lastRejectLog > 5000) {
-      this.#lastRejectLog = now;
-      this.#o.log.warn({ reason, at, rejected: m.framesRejected, topic: this.#o.config.deadLetterTopic }, 'frame is not a JSON array of objects: sent whole to the dead-letter topic');
-    }
+    if (now - (this.#lastRejectLog.get(code) ?? 0) < DEAD_LETTER_LOG_MS) return;
+    this.#lastRejectLog.set(code, now);
+    this.#o.log.warn({ code, ...fields, count: this.metrics.errorCodes.get(code) ?? 0, topic: this.#o.config.deadLetterTopic }, `[${code}] ${message}`);
+  }
+
+  /** For /health: held topics, the spool's write error, the last error. */
+  health(): Record<string, unknown> {
+    const held = [...this.sink.held.topics].map(([topic, h]) => ({ topic, code: heldCode(h.code), kafkaError: produceErrorName(h.code), since: new Date(h.since).toISOString() }));
+    return { held, spoolWriteError: this.sink.spoolWriteError() ?? null, lastError: this.metrics.lastError ?? null };
   }
 
   #onGap(gap: Gap): void {
@@ -249,6 +338,34 @@ export class Bridge {
     this.#runState?.write(this.source.connectionId, this.source.lastFrameAt, true);
     this.#unlock?.();
     return { unacknowledged };
+  }
+
+  /**
+   * The last resort, when an error escaped every handler: stop reading, move what memory holds
+   * into the spool (if there is one), and write the run state as a crash at the last frame, so
+   * the next start replays the spool and records the window it could not read as a gap.
+   * Synchronous: the process exits right after. Returns the events that could not be kept.
+   */
+  emergencyStop(): number {
+    clearTimeout(this.#sourceWait);
+    if (this.#watch) clearInterval(this.#watch);
+    if (this.#beat) clearInterval(this.#beat);
+    try {
+      this.source.stop();
+    } catch {
+      // the socket is going away with the process anyway
+    }
+    let lost = this.sink.unsafe();
+    try {
+      this.sink.spillToSpool();
+      lost = this.sink.unsafe();
+      this.sink.closeSpool();
+    } catch {
+      // keep going: the run state below still lets the next start record the gap
+    }
+    this.#runState?.write(this.source.connectionId, this.source.lastFrameAt, false);
+    this.#unlock?.();
+    return lost;
   }
 
   /** performance.now() as the sink's clock: exported for tests that inject frames. */

@@ -10,6 +10,8 @@ import { metricsRegistry, serveMetrics } from '../metrics/prometheus.ts';
 import { parseFlags } from './args.ts';
 
 const LOCAL_BROKER = '127.0.0.1:9092';
+/** Exit status after the last-resort handler (EX_SOFTWARE). */
+const EXIT_INTERNAL = 70;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags('run', argv, runFlagSpec());
@@ -44,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
   const m = bridge.metrics;
 
   if (config.metricsPort > 0) {
-    const server = await serveMetrics(metricsRegistry(m), config.metricsPort, () => bridge.source.state === 'streaming');
+    const server = await serveMetrics(metricsRegistry(m), config.metricsPort, () => bridge.source.state === 'streaming', () => bridge.health());
     if (server) cleanups.push(() => new Promise((r) => server.close(() => r())));
     else log.warn({ port: config.metricsPort }, 'the metrics port is taken: /metrics is not served (choose --metrics-port, 0 for none)');
   }
@@ -55,6 +57,23 @@ export async function run(argv: string[]): Promise<number> {
   const onSignal = (signal: string) => done.resolve({ code: 0, reason: `received ${signal}` });
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // The last resort: an error that escaped every handler. Keep what memory holds in the spool,
+  // record the crash in the run state (the next start replays and records the gap), exit 70.
+  const lastResort = (err: unknown) => {
+    m.countError('INTERNAL_ERROR', String((err as Error)?.message ?? err));
+    log.fatal({ code: 'INTERNAL_ERROR', err }, '[INTERNAL_ERROR] an error escaped every handler: keeping what memory holds in the spool and exiting; a restart replays it');
+    let lost = -1;
+    try {
+      lost = bridge.emergencyStop();
+    } catch (stopErr) {
+      log.error({ err: stopErr }, 'the emergency stop failed too');
+    }
+    if (lost !== 0) log.error({ lost }, `${lost < 0 ? 'an unknown number of' : lost} events held only in memory could not be kept (no spool, or it failed)`);
+    process.stdout.write(line());
+    process.exit(EXIT_INTERNAL);
+  };
+  process.on('uncaughtException', lastResort);
+  process.on('unhandledRejection', lastResort);
 
   bridge.start();
   const every = config.metricsIntervalMs > 0 ? `a metrics line every ${config.metricsIntervalMs / 1000}s` : 'no periodic metrics line';
@@ -67,6 +86,8 @@ export async function run(argv: string[]): Promise<number> {
   if (printer) clearInterval(printer);
   process.stdout.write(line());
   for (const c of cleanups) await c().catch(() => undefined);
+  process.removeListener('uncaughtException', lastResort);
+  process.removeListener('unhandledRejection', lastResort);
   process.removeListener('SIGINT', onSignal);
   process.removeListener('SIGTERM', onSignal);
   if (unacknowledged > 0) {

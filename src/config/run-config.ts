@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { Ws2kError } from '../errors.ts';
 import { DEFAULT_TOPICS } from '../route/route.ts';
+import { LIMITS, type LimitName } from './limits.ts';
 import { parseBrokers, parseChoice, parseDuration, parseInteger, parseMap, parseTopic, parseUrl, usage } from './parse.ts';
 
 export const COMPRESSIONS = ['lz4', 'snappy', 'zstd', 'gzip', 'none'] as const;
@@ -44,6 +45,10 @@ export interface RunConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   pingIntervalMs: number;
   silenceTimeoutMs: number;
+  maxFrameBytes: number;
+  maxEventsPerFrame: number;
+  maxDepth: number;
+  maxKeyBytes: number;
 }
 
 type Key = keyof RunConfig;
@@ -69,7 +74,7 @@ export const RUN_OPTIONS: readonly Option[] = [
   { key: 'brokers', flag: 'brokers', env: 'KAFKA_BROKERS', arg: 'HOST:PORT,..', default: undefined, parse: parseBrokers, help: 'Kafka bootstrap servers (default: 127.0.0.1:9092, started with `ws2kafka kafka start` when nothing answers)' },
   { key: 'topics', flag: 'topics', env: 'TOPICS', arg: 'EV=TOPIC,..', default: undefined, parse: parseMap, help: `ev to topic, merged over the defaults (${Object.entries(DEFAULT_TOPICS).map(([e, t]) => `${e}=${t}`).join(',')})` },
   { key: 'unknownTopic', flag: 'unknown-topic', env: 'UNKNOWN_TOPIC', arg: 'TOPIC', default: 'ws2kafka-unknown', parse: parseTopic, help: 'topic for events whose ev has no mapping' },
-  { key: 'deadLetterTopic', flag: 'dead-letter-topic', env: 'DEAD_LETTER_TOPIC', arg: 'TOPIC', default: 'ws2kafka-dead-letter', parse: parseTopic, help: 'topic for frames that are not JSON arrays of objects (reason in a header)' },
+  { key: 'deadLetterTopic', flag: 'dead-letter-topic', env: 'DEAD_LETTER_TOPIC', arg: 'TOPIC', default: 'ws2kafka-dead-letter', parse: parseTopic, help: 'topic for bad frames and for records Kafka will not take (reason and code in headers; see docs/errors.md)' },
   { key: 'gapTopic', flag: 'gap-topic', env: 'GAP_TOPIC', arg: 'TOPIC', default: 'ws2kafka-gaps', parse: parseTopic, help: 'topic for disconnect (gap) records' },
   { key: 'partitions', flag: 'partitions', env: 'KAFKA_PARTITIONS', arg: 'N', default: '-1', parse: int(-1, 100_000), help: "partitions of topics the bridge creates (-1: the broker's default)" },
   { key: 'replication', flag: 'replication', env: 'KAFKA_REPLICATION', arg: 'N', default: '-1', parse: int(-1, 32), help: "replication factor of topics the bridge creates (-1: the broker's default)" },
@@ -93,6 +98,10 @@ export const RUN_OPTIONS: readonly Option[] = [
   { key: 'pingIntervalMs', flag: 'ping-interval', env: 'PING_INTERVAL', arg: 'DURATION', default: '20s', parse: parseDuration, help: 'how often the bridge pings the feed' },
   { key: 'silenceTimeoutMs', flag: 'silence-timeout', env: 'SILENCE_TIMEOUT', arg: 'DURATION', default: '30s', parse: parseDuration, help: 'no frame and no pong for this long: the connection is dead, reconnect' },
   { key: 'mockRate', flag: 'mock-rate', env: 'MOCK_RATE', arg: 'EVENTS_PER_S', default: '1000', parse: int(1, 1_000_000), help: 'rate of the built-in mock feed (only without --url)' },
+  ...(Object.keys(LIMITS) as LimitName[]).map((key) => {
+    const l = LIMITS[key];
+    return { key, flag: l.flag, env: l.env, arg: 'N', default: String(l.default), parse: int(l.min, l.max), help: `${l.help} [${l.code}]` };
+  }),
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', arg: LOG_LEVELS.join('|'), default: 'info', parse: (o, v) => parseChoice(o, v, LOG_LEVELS), help: 'log verbosity (logs go to stderr as JSON lines)' },
 ];
 

@@ -17,6 +17,19 @@ export class BridgeMetrics {
   gaps = 0;
   gapRecordsProduced = 0;
   produceErrors = 0;
+  /** Failed produce attempts by Kafka's error name (or NETWORK, TIMEOUT). */
+  readonly produceErrorCodes = new Map<string, number>();
+  /** Problems by our error code (errors.ts): dead letters, held topics, spool write errors. */
+  readonly errorCodes = new Map<string, number>();
+  lastError: { code: string; message: string; at: string } | undefined;
+  /** Records Kafka will never take, sent to the dead-letter topic. */
+  recordsRefused = 0;
+  /** Events of a frame sent alone to the dead-letter topic (e.g. a key over --max-key-bytes). */
+  eventsRejected = 0;
+  /** Records of held topics (Kafka refuses the topic for now), waiting in the spool. */
+  heldRecords = 0;
+  /** Failed spool writes (ENOSPC, EIO, EROFS). */
+  spoolWriteErrors = 0;
   /** Records written to the disk spool, and spooled records acknowledged by Kafka. */
   eventsSpooled = 0;
   eventsReplayed = 0;
@@ -36,6 +49,20 @@ export class BridgeMetrics {
   oldestUnackedMs(now = Date.now()): number {
     const t = this.oldestAt();
     return t === undefined ? 0 : Math.max(0, Math.round(now - t));
+  }
+
+  /** Counts a problem under our error code and remembers it as the last error. */
+  countError(code: string, message: string): void {
+    this.errorCodes.set(code, (this.errorCodes.get(code) ?? 0) + 1);
+    this.setLastError(code, message);
+  }
+
+  setLastError(code: string, message: string): void {
+    this.lastError = { code, message, at: new Date().toISOString() };
+  }
+
+  countProduceError(code: string): void {
+    this.produceErrorCodes.set(code, (this.produceErrorCodes.get(code) ?? 0) + 1);
   }
 
   recordAck(latencyUs: number): void {

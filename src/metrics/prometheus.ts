@@ -3,7 +3,21 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BridgeMetrics } from './metrics.ts';
 
-type CounterField = 'eventsSpooled' | 'eventsReplayed' | 'eventsReceived' | 'framesReceived' | 'eventsProduced' | 'eventsDropped' | 'framesRejected' | 'deadLettersProduced' | 'reconnects' | 'gaps' | 'gapRecordsProduced' | 'produceErrors';
+type CounterField =
+  | 'eventsSpooled'
+  | 'eventsReplayed'
+  | 'eventsReceived'
+  | 'framesReceived'
+  | 'eventsProduced'
+  | 'eventsDropped'
+  | 'framesRejected'
+  | 'eventsRejected'
+  | 'recordsRefused'
+  | 'deadLettersProduced'
+  | 'reconnects'
+  | 'gaps'
+  | 'gapRecordsProduced'
+  | 'spoolWriteErrors';
 
 /** Every exported series; docs/metrics.md documents each (a test checks both ways). */
 export const COUNTERS: ReadonlyArray<[string, CounterField, string]> = [
@@ -11,12 +25,14 @@ export const COUNTERS: ReadonlyArray<[string, CounterField, string]> = [
   ['ws2kafka_frames_received_total', 'framesReceived', 'WebSocket frames read'],
   ['ws2kafka_events_produced_total', 'eventsProduced', 'Events acknowledged by Kafka'],
   ['ws2kafka_events_dropped_total', 'eventsDropped', 'Events discarded because the buffer was full under --overflow drop'],
-  ['ws2kafka_frames_rejected_total', 'framesRejected', 'Frames that were not JSON arrays of objects'],
+  ['ws2kafka_frames_rejected_total', 'framesRejected', 'Frames sent whole to the dead-letter topic (malformed, not UTF-8, binary, or their handling failed)'],
+  ['ws2kafka_events_rejected_total', 'eventsRejected', 'Events of good frames sent alone to the dead-letter topic (a key over --max-key-bytes)'],
+  ['ws2kafka_records_refused_total', 'recordsRefused', 'Records Kafka will never take (too large for the topic, invalid), sent to the dead-letter topic'],
+  ['ws2kafka_spool_write_errors_total', 'spoolWriteErrors', 'Spool writes that failed (ENOSPC, EIO, EROFS): the --spool-full policy applied'],
   ['ws2kafka_dead_letters_produced_total', 'deadLettersProduced', 'Rejected frames acknowledged by Kafka in the dead-letter topic'],
   ['ws2kafka_reconnects_total', 'reconnects', 'WebSocket reconnections'],
   ['ws2kafka_gaps_total', 'gaps', 'Disconnect windows (gaps) closed by a reconnection'],
   ['ws2kafka_gap_records_produced_total', 'gapRecordsProduced', 'Gap records acknowledged by Kafka in the gap topic'],
-  ['ws2kafka_produce_errors_total', 'produceErrors', 'Failed produce requests (each is retried)'],
   ['ws2kafka_events_spooled_total', 'eventsSpooled', 'Events written to the disk spool'],
   ['ws2kafka_events_replayed_total', 'eventsReplayed', 'Spooled events acknowledged by Kafka (and so removed from the spool)'],
 ];
@@ -27,6 +43,13 @@ export const GAUGES: ReadonlyArray<[string, string]> = [
   ['ws2kafka_spool_bytes', 'Unacknowledged bytes in the disk spool'],
   ['ws2kafka_oldest_unacked_age_seconds', 'Age of the oldest event read and not yet acknowledged by Kafka'],
   ['ws2kafka_ack_latency_seconds', 'Receive-to-acknowledgement latency since start, by quantile (0.5, 0.99, 1)'],
+  ['ws2kafka_held_records', 'Records of topics Kafka refuses for now (authorization, unknown topic), waiting in the spool'],
+];
+
+/** Counters with a `code` label. */
+export const LABELLED: ReadonlyArray<[string, string]> = [
+  ['ws2kafka_produce_errors_total', 'Failed produce attempts (each is retried, in order), label code: Kafka\'s error name, NETWORK or TIMEOUT'],
+  ['ws2kafka_errors_total', 'Problems by ws2kafka error code (docs/errors.md): dead letters, held topics, spool write errors, frame handler errors'],
 ];
 
 export function metricsRegistry(m: BridgeMetrics): Registry {
@@ -46,6 +69,20 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
   new Gauge({ name: 'ws2kafka_buffer_events', help: GAUGES[0]![1], registers: [registry], collect() { this.set(m.bufferUsed); } });
   new Gauge({ name: 'ws2kafka_buffer_capacity_events', help: GAUGES[1]![1], registers: [registry], collect() { this.set(m.bufferCapacity); } });
   new Gauge({ name: 'ws2kafka_spool_bytes', help: GAUGES[2]![1], registers: [registry], collect() { this.set(m.spoolBytes); } });
+  new Gauge({ name: 'ws2kafka_held_records', help: GAUGES[5]![1], registers: [registry], collect() { this.set(m.heldRecords); } });
+  const byCode = (name: string, help: string, counts: Map<string, number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['code'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [code, n] of counts) this.inc({ code }, n);
+      },
+    });
+  byCode(LABELLED[0]![0], LABELLED[0]![1], m.produceErrorCodes);
+  byCode(LABELLED[1]![0], LABELLED[1]![1], m.errorCodes);
   new Gauge({ name: 'ws2kafka_oldest_unacked_age_seconds', help: GAUGES[3]![1], registers: [registry], collect() { this.set(m.oldestUnackedMs() / 1000); } });
   new Gauge({
     name: 'ws2kafka_ack_latency_seconds',
@@ -62,7 +99,7 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
 }
 
 /** Serves /metrics and /health; resolves with the server, or undefined if the port is taken. */
-export function serveMetrics(registry: Registry, port: number, healthy: () => boolean): Promise<Server | undefined> {
+export function serveMetrics(registry: Registry, port: number, healthy: () => boolean, details: () => Record<string, unknown> = () => ({})): Promise<Server | undefined> {
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(
@@ -78,7 +115,7 @@ export function serveMetrics(registry: Registry, port: number, healthy: () => bo
     } else if (req.url === '/health') {
       const ok = healthy();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok }));
+      res.end(JSON.stringify({ ok, ...details() }));
     } else {
       res.writeHead(404);
       res.end();

@@ -15,7 +15,9 @@ import type { Logger } from 'pino';
 import type { BridgeMetrics } from '../metrics/metrics.ts';
 import { NO_HEADERS, type SpoolRecord } from '../spool/codec.ts';
 import type { Spool } from '../spool/spool.ts';
-import { BatchProducer, type SendRecord } from './producer.ts';
+import { HeldStore } from './held-store.ts';
+import { heldCode, produceErrorName } from './kafka-errors.ts';
+import { apiCodeOf, BatchProducer, ProduceError, type ProducerClient, type SendOutcome, type SendRecord } from './producer.ts';
 import { RecordQueue, type OutRecord } from './record-queue.ts';
 
 export interface SinkOptions {
@@ -42,6 +44,31 @@ export interface SinkOptions {
   onSpace: () => void;
   /** Called for each acknowledged control record (pushed with receivedAt = -tag). */
   onTaggedAck?: (tag: number) => void;
+  /** The dead-letter topic: a record Kafka refuses there is held, never dead-lettered again. */
+  deadLetterTopic?: string;
+  /** Topic configs for topics the sink creates (e.g. the dead-letter topic's max.message.bytes). */
+  topicConfigs?: Record<string, Record<string, string>>;
+  /** A record Kafka will never take (our error code, detail, its receive time in wall ms or a negative tag). */
+  onRefused?: (record: SendRecord, code: 'KAFKA_RECORD_TOO_LARGE' | 'KAFKA_RECORD_REFUSED', detail: string, receivedAt: number) => void;
+  /** A client for tests (a fake broker); the real one by default. */
+  client?: ProducerClient;
+}
+
+/** The batch in flight: where its records come from, and what they are. */
+interface Inflight {
+  n: number;
+  from: 'memory' | 'spool' | 'held';
+  /** Receive times (performance.now() ms, or a negative tag) of spool records. */
+  times: number[] | undefined;
+  messages: readonly SendRecord[];
+  /** The held topic probed (from 'held'). */
+  topic: string;
+}
+
+/** A memory record as the spool keeps it (wall-clock receive time; control records their tag). */
+function toSpoolRecord(record: OutRecord, receivedAtWall: number): SpoolRecord {
+  const headers = record.headers instanceof Map ? [...record.headers] : NO_HEADERS;
+  return { topic: record.topic, key: record.key, value: record.value, headers, receivedAt: receivedAtWall };
 }
 
 const RETRY_MIN_MS = 100;
@@ -63,7 +90,10 @@ export class KafkaSink {
   #ready = false;
   #closed = false;
   /** The batch in flight (or waiting to be retried). */
-  #inflight: { n: number; fromSpool: boolean; times: number[] | undefined } | undefined;
+  #inflight: Inflight | undefined;
+  /** Records of topics Kafka refuses for now, kept apart so the other topics keep flowing. */
+  readonly held: HeldStore;
+  #probeTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay = RETRY_MIN_MS;
@@ -77,6 +107,10 @@ export class KafkaSink {
   #lastFailureLog = 0;
   #lastSpoolFullLog = 0;
   #lastOverflowLog = 0;
+  #lastRefusedLog = 0;
+  #lastSpoolErrorLog = 0;
+  #lastHeldLog = 0;
+  #heldDropped = 0;
   #waiters: Array<() => void> = [];
   #wasFull = false;
   /** True while new records go straight to the spool: Kafka unavailable, or --durability disk. */
@@ -93,7 +127,14 @@ export class KafkaSink {
     o.metrics.bufferCapacity = o.capacity;
     this.#toDisk = o.spool !== undefined && o.writeAhead === true;
     this.#spoolUsed = (o.spool?.size ?? 0) > 0;
-    this.#producer = new BatchProducer({ brokers: o.brokers, compression: o.compression, log: o.log });
+    this.#producer = new BatchProducer({ brokers: o.brokers, compression: o.compression, log: o.log, ...(o.client ? { client: o.client } : {}) });
+    this.held = new HeldStore({ spool: o.spool?.options, memoryCapacity: o.capacity });
+    for (const topic of this.held.recover()) {
+      // Held by an earlier run: still held until a probe shows Kafka takes it.
+      this.#producer.hold(topic, -1);
+      o.log.warn({ topic }, `records of topic ${topic} held by an earlier run (Kafka refused the topic) wait in the spool; it is tried again shortly`);
+    }
+    o.metrics.heldRecords = this.held.size;
   }
 
   /**
@@ -124,7 +165,7 @@ export class KafkaSink {
    */
   #overflowToSpool(): void {
     const spool = this.#o.spool!;
-    const keep = this.#inflight !== undefined && !this.#inflight.fromSpool ? this.#inflight.n : 0;
+    const keep = this.#inflight?.from === 'memory' ? this.#inflight.n : 0;
     const now = Date.now();
     if (now - this.#lastOverflowLog > 5000) {
       this.#lastOverflowLog = now;
@@ -171,7 +212,7 @@ export class KafkaSink {
    * follows the batch in flight.
    */
   #queueToSpool(withInflight: boolean): number {
-    const inflight = this.#inflight !== undefined && !this.#inflight.fromSpool ? this.#inflight.n : 0;
+    const inflight = this.#inflight?.from === 'memory' ? this.#inflight.n : 0;
     let moved = 0;
     this.queue.takeAfter(withInflight ? 0 : inflight, (record, at) => {
       this.#toSpool(record, at);
@@ -188,7 +229,7 @@ export class KafkaSink {
   spillToSpool(): number {
     const spool = this.#o.spool;
     if (spool === undefined || this.queue.size === 0) return 0;
-    if (this.#inflight !== undefined && !this.#inflight.fromSpool && (spool.size > 0 || this.#pending.length > 0)) {
+    if (this.#inflight?.from === 'memory' && (spool.size > 0 || this.#pending.length > 0)) {
       this.#o.log.warn(
         { records: this.#inflight.n, spooled: spool.size },
         'stopping with a batch in flight from memory and newer events in the spool: that batch is appended after them (kept, but replayed after newer events)',
@@ -209,9 +250,7 @@ export class KafkaSink {
 
   #toSpool(record: OutRecord, receivedAt: number): void {
     // Control records keep their negative tag; events their wall-clock receive time.
-    const at = receivedAt < 0 ? receivedAt : ORIGIN + receivedAt;
-    const headers = record.headers instanceof Map ? [...record.headers] : NO_HEADERS;
-    this.#pending.push({ topic: record.topic, key: record.key, value: record.value, headers, receivedAt: at });
+    this.#pending.push(toSpoolRecord(record, receivedAt < 0 ? receivedAt : ORIGIN + receivedAt));
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flushPending());
@@ -223,8 +262,10 @@ export class KafkaSink {
     this.#flushScheduled = false;
     const spool = this.#o.spool!;
     if (this.#pending.length === 0) return;
+    const errorsBefore = spool.writeErrors;
     const written = spool.append(this.#pending);
     this.#o.metrics.eventsSpooled += written;
+    if (spool.writeErrors !== errorsBefore) this.#spoolWriteFailed(spool);
     this.#o.metrics.spoolBytes = spool.bytes;
     if (written === this.#pending.length) this.#pending = [];
     else {
@@ -251,6 +292,31 @@ export class KafkaSink {
     if (kick) this.#kick();
   }
 
+  /**
+   * A spool write failed (ENOSPC, EIO, EROFS): nothing partial was kept, the records not written
+   * wait under the --spool-full policy as if the spool were full; counted, logged with its code.
+   */
+  #spoolWriteFailed(spool: Spool): void {
+    const m = this.#o.metrics;
+    const e = spool.writeError;
+    m.spoolWriteErrors++;
+    m.countError('SPOOL_WRITE_FAILED', `${e?.code ?? 'EUNKNOWN'}: ${e?.message ?? ''}`);
+    const now = Date.now();
+    if (now - this.#lastSpoolErrorLog > 5000) {
+      this.#lastSpoolErrorLog = now;
+      this.#o.log.error(
+        { code: 'SPOOL_WRITE_FAILED', errno: e?.code, err: e?.message, spool: spool.options.dir, policy: this.#o.spoolFull ?? 'block', writeErrors: m.spoolWriteErrors },
+        `[SPOOL_WRITE_FAILED] the spool cannot be written (${e?.code ?? 'error'}): ${this.#o.spoolFull === 'drop' ? 'events that do not fit are dropped and counted (--spool-full drop)' : 'reading pauses until Kafka drains what is kept (--spool-full block)'}; writing is tried again`,
+      );
+    }
+  }
+
+  /** The spool's last write error, while writes fail. */
+  spoolWriteError(): { code: string; message: string } | undefined {
+    const e = this.#o.spool?.writeError;
+    return e === undefined ? undefined : { code: e.code, message: e.message };
+  }
+
   /** Creates missing topics, retrying while Kafka is unreachable; then starts sending. */
   async start(): Promise<void> {
     if (this.#o.spool !== undefined) {
@@ -259,6 +325,11 @@ export class KafkaSink {
       }, SPILL_AFTER_MS / 4);
       this.#spillTimer.unref();
     }
+    // Held topics are probed on time even when nothing else is sent.
+    this.#probeTimer = setInterval(() => {
+      if (this.held.topics.size > 0 && this.#inflight === undefined) this.#send();
+    }, 250);
+    this.#probeTimer.unref();
     let delay = 500;
     for (let attempt = 1; !this.#closed; attempt++) {
       try {
@@ -283,11 +354,34 @@ export class KafkaSink {
     try {
       const existing = new Set(await admin.listTopics());
       const missing = this.#o.topics.filter((t) => !existing.has(t));
-      if (missing.length > 0) {
-        await admin.createTopics({ topics: missing, partitions: this.#o.partitions, replicas: this.#o.replication });
-        this.#o.log.info({ topics: missing }, 'created topics');
+      const configs = this.#o.topicConfigs ?? {};
+      // Topics with configs of their own are created one by one; the others together.
+      const plain = missing.filter((t) => configs[t] === undefined);
+      const groups = [...(plain.length > 0 ? [{ topics: plain, configs: undefined }] : []), ...missing.filter((t) => configs[t] !== undefined).map((t) => ({ topics: [t], configs: configs[t] }))];
+      for (const g of groups) {
+        try {
+          await admin.createTopics({
+            topics: g.topics,
+            partitions: this.#o.partitions,
+            replicas: this.#o.replication,
+            ...(g.configs ? { configs: Object.entries(g.configs).map(([name, value]) => ({ name, value })) } : {}),
+          });
+          this.#o.log.info({ topics: g.topics, configs: g.configs }, 'created topics');
+        } catch (err) {
+          // Not fatal: a topic that cannot be written is held (its records wait in the spool).
+          if (apiCodeOf(err) === undefined) throw err;
+          this.#o.log.warn({ topics: g.topics, err: (err as Error).message }, 'Kafka refused to create topics; records for them wait in the spool until they exist and may be written');
+        }
       }
       await this.#producer.prepare(this.#o.topics);
+      const dlq = this.#o.deadLetterTopic;
+      const wanted = Number(dlq === undefined ? NaN : this.#o.topicConfigs?.[dlq]?.['max.message.bytes']);
+      if (dlq !== undefined && Number.isFinite(wanted) && this.#producer.limitOf(dlq) < wanted) {
+        this.#o.log.warn(
+          { topic: dlq, maxMessageBytes: this.#producer.limitOf(dlq), largestDeadLetter: wanted },
+          `the dead-letter topic ${dlq} takes records up to ${this.#producer.limitOf(dlq)} bytes, less than the largest frame the bridge accepts: a larger dead letter would be held in the spool (raise its max.message.bytes to ${wanted})`,
+        );
+      }
     } finally {
       await admin.close().catch(() => undefined);
     }
@@ -299,15 +393,29 @@ export class KafkaSink {
       this.#lingerTimer = undefined;
     }
     if (this.#inflight !== undefined || !this.#ready) return;
+    if (this.held.topics.size > 0) {
+      // A held topic whose probe is due goes first: one batch, whatever the main flow holds.
+      const topic = this.held.due(Date.now());
+      if (topic !== undefined) {
+        const records = this.held.takeProbe(topic, this.#o.batchBytes);
+        if (records.length > 0) {
+          this.#inflight = { n: records.length, from: 'held', times: undefined, messages: records, topic };
+          this.#inflightSince = Date.now();
+          this.#produce();
+          return;
+        }
+      }
+    }
     const spool = this.#o.spool;
     if (spool !== undefined && this.#pending.length > 0) this.#flushPending(false);
     if (spool === undefined || (spool.unread === 0 && this.#pending.length === 0)) {
       // Nothing older waits on disk: the memory queue is next.
       if (this.queue.size === 0) return this.#idle();
       const n = this.queue.countWithin(this.#o.batchBytes);
-      this.#inflight = { n, fromSpool: false, times: undefined };
+      const messages = this.queue.peek(n);
+      this.#inflight = { n, from: 'memory', times: undefined, messages, topic: '' };
       this.#inflightSince = Date.now();
-      this.#produce(this.queue.peek(n));
+      this.#produce();
       return;
     }
     // Records still waiting for room in a full spool are older than the queue: wait for them.
@@ -318,10 +426,10 @@ export class KafkaSink {
       const t = records[i]!.receivedAt;
       times[i] = t < 0 ? t : Math.max(0, t - ORIGIN);
     }
-    this.#inflight = { n: records.length, fromSpool: true, times };
+    this.#inflight = { n: records.length, from: 'spool', times, messages: records, topic: '' };
     this.#inflightSince = Date.now();
     // Spool records go to the producer as they are (topic, key, value, header pairs).
-    this.#produce(records);
+    this.#produce();
   }
 
   #idle(): void {
@@ -336,25 +444,40 @@ export class KafkaSink {
     return this.queue.size + (this.#o.spool?.size ?? 0) + this.#pending.length;
   }
 
-  #produce(messages: readonly SendRecord[]): void {
-    this.#producer.send(messages).then(
-      () => this.#acked(),
-      (err: unknown) => this.#failed(messages, err),
+  #produce(): void {
+    const batch = this.#inflight!;
+    this.#producer.send(batch.messages, batch.from === 'held').then(
+      (outcome) => this.#acked(outcome),
+      (err: unknown) => this.#failed(err),
     );
   }
 
-  #acked(): void {
+  #acked(outcome: SendOutcome): void {
     if (this.#spilled) return;
     const batch = this.#inflight!;
     this.#inflight = undefined;
     const now = performance.now();
     const m = this.#o.metrics;
     const onTaggedAck = this.#o.onTaggedAck;
+    // Records the outcome names (refused: dead letters now; held: kept apart) are not acknowledged.
+    const skip = outcome.refused.length + outcome.held.length > 0 ? this.#settleOutcome(batch, outcome) : undefined;
+    let i = 0;
     const account = (receivedAt: number) => {
+      if (skip !== undefined && skip[i++] === 1) return;
       if (receivedAt < 0) onTaggedAck?.(-receivedAt);
       else m.recordAck(Math.round((now - receivedAt) * 1000));
     };
-    if (batch.fromSpool) {
+    if (batch.from === 'held') {
+      // A probe of a held topic: what is still refused waits for the next probe.
+      const left = skip === undefined ? [] : outcome.held.map((h) => batch.messages[h.index] as SpoolRecord);
+      for (const r of batch.messages as SpoolRecord[]) account(r.receivedAt < 0 ? r.receivedAt : Math.max(0, r.receivedAt - ORIGIN));
+      if (this.held.probed(batch.topic, left, Date.now())) {
+        this.held.remove(batch.topic);
+        this.#producer.release(batch.topic);
+        this.#o.log.info({ topic: batch.topic }, `topic ${batch.topic} accepts records again: everything held for it is delivered, it flows normally`);
+      }
+      m.heldRecords = this.held.size;
+    } else if (batch.from === 'spool') {
       this.#o.spool!.ack(batch.n);
       for (const t of batch.times!) account(t);
       m.eventsReplayed += batch.n;
@@ -381,22 +504,93 @@ export class KafkaSink {
     this.#send();
   }
 
-  #failed(messages: readonly SendRecord[], err: unknown): void {
+  /**
+   * Refused records go to the dead-letter topic (through onRefused); records of held topics move
+   * to the held store, in order. Returns a mask (1: not acknowledged) by index in the batch.
+   */
+  #settleOutcome(batch: Inflight, outcome: SendOutcome): Uint8Array {
+    const skip = new Uint8Array(batch.messages.length);
+    const m = this.#o.metrics;
+    const times = batch.times;
+    const receivedAt = (index: number): number => {
+      const r = batch.messages[index]!;
+      if (batch.from === 'memory') {
+        const t = this.queue.timeAt(index);
+        return t < 0 ? t : ORIGIN + t;
+      }
+      return (r as SpoolRecord).receivedAt ?? (times?.[index] ?? 0);
+    };
+    for (const r of outcome.refused) {
+      const record = batch.messages[r.index]!;
+      skip[r.index] = 1;
+      if (record.topic === this.#o.deadLetterTopic) {
+        // A dead letter refused: it is kept (held), never dead-lettered again.
+        outcome.held.push({ index: r.index, code: r.code });
+        continue;
+      }
+      m.countError(r.code === 10 ? 'KAFKA_RECORD_TOO_LARGE' : 'KAFKA_RECORD_REFUSED', r.detail);
+      m.recordsRefused++;
+      this.#o.onRefused?.(record, r.code === 10 ? 'KAFKA_RECORD_TOO_LARGE' : 'KAFKA_RECORD_REFUSED', r.detail, receivedAt(r.index));
+      const now = Date.now();
+      if (now - this.#lastRefusedLog > 5000) {
+        this.#lastRefusedLog = now;
+        this.#o.log.warn({ topic: record.topic, code: produceErrorName(r.code), detail: r.detail, refused: m.recordsRefused, deadLetterTopic: this.#o.deadLetterTopic }, 'Kafka will not take a record: sent to the dead-letter topic (the others go on)');
+      }
+    }
+    if (outcome.held.length > 0 && batch.from !== 'held') {
+      // In order, by topic: each held topic's records join its store.
+      const byTopic = new Map<string, { code: number; records: SpoolRecord[] }>();
+      outcome.held.sort((a, b) => a.index - b.index);
+      for (const h of outcome.held) {
+        const record = batch.messages[h.index]!;
+        skip[h.index] = 1;
+        let entry = byTopic.get(record.topic);
+        if (entry === undefined) byTopic.set(record.topic, (entry = { code: h.code, records: [] }));
+        entry.records.push(batch.from === 'memory' ? toSpoolRecord(record as OutRecord, receivedAt(h.index)) : (record as SpoolRecord));
+      }
+      for (const [topic, { code, records }] of byTopic) {
+        const ours = heldCode(code);
+        m.countError(ours, `${produceErrorName(code)} for topic ${topic}`);
+        this.held.add(topic, code, records);
+        const now = Date.now();
+        if (now - this.#lastHeldLog > 5000) {
+          this.#lastHeldLog = now;
+          this.#o.log.warn(
+            { topic, code: ours, kafkaError: produceErrorName(code), held: this.held.size, inMemory: this.held.inMemory },
+            `[${ours}] Kafka refuses topic ${topic} (${produceErrorName(code)}): its records wait ${this.#o.spool ? 'in the spool' : 'in memory'} and are tried again every few seconds; the other topics keep flowing`,
+          );
+        }
+      }
+      m.heldRecords = this.held.size;
+      m.eventsDropped += this.held.dropped - this.#heldDropped;
+      this.#heldDropped = this.held.dropped;
+    } else if (batch.from === 'held') {
+      for (const h of outcome.held) skip[h.index] = 1;
+    }
+    return skip;
+  }
+
+  #failed(err: unknown): void {
     if (this.#spilled) return;
-    this.#o.metrics.produceErrors++;
+    const batch = this.#inflight!;
+    const m = this.#o.metrics;
+    m.produceErrors++;
+    const codes = err instanceof ProduceError ? err.codes : ['NETWORK'];
+    for (const c of new Set(codes)) m.countProduceError(c);
+    m.setLastError(`KAFKA_PRODUCE_FAILED`, `${codes.join(',')}: ${(err as Error).message}`);
     const now = Date.now();
-    if (this.#failingSince === 0) this.#failingSince = now;
+    if (batch.from !== 'held' && this.#failingSince === 0) this.#failingSince = now;
     if (now - this.#lastFailureLog > 5000) {
       this.#lastFailureLog = now;
       this.#o.log.warn(
-        { err: (err as Error).message, batch: messages.length, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0, retryInMs: this.#retryDelay },
+        { err: (err as Error).message, codes, batch: batch.messages.length, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0, retryInMs: this.#retryDelay },
         'producing to Kafka failed; the same batch is retried (nothing after it is sent first)',
       );
     }
     if (this.#closed) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
-      this.#produce(messages);
+      this.#produce();
     }, this.#retryDelay);
     this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
   }
@@ -407,7 +601,7 @@ export class KafkaSink {
    */
   oldestUnacknowledged(): number | undefined {
     let oldest = Infinity;
-    const first = this.#inflight?.fromSpool ? this.#inflight.times?.find((t) => t >= 0) : undefined;
+    const first = this.#inflight?.from === 'spool' ? this.#inflight.times?.find((t) => t >= 0) : undefined;
     if (first !== undefined) oldest = ORIGIN + first;
     const t = this.queue.oldestTime();
     if (t !== undefined && t >= 0) oldest = Math.min(oldest, ORIGIN + t);
@@ -437,16 +631,26 @@ export class KafkaSink {
 
   /** Records neither acknowledged nor safe on disk (what a stop now would lose). */
   unsafe(): number {
-    return this.queue.size + this.#pending.length;
+    return this.queue.size + this.#pending.length + this.held.inMemory;
+  }
+
+  /** Closes the spools at once (the last resort: the process exits next). */
+  closeSpool(): void {
+    this.#closed = true;
+    if (this.#pending.length > 0) this.#flushPending(false);
+    this.#o.spool?.close();
+    this.held.close();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#spillTimer) clearInterval(this.#spillTimer);
+    if (this.#probeTimer) clearInterval(this.#probeTimer);
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#pending.length > 0) this.#flushPending();
     this.#o.spool?.close();
+    this.held.close();
     await this.#producer.close().catch(() => undefined);
   }
 }

@@ -1,17 +1,26 @@
 // An idempotent, acks=all producer that sends whole record batches written by record-batch.ts.
 // The client (@platformatic/kafka) still does what it does well: connections, metadata, the
-// producer id (InitProducerId), API versions, compression codecs, response parsing.
+// producer id (InitProducerId), API versions, compression codecs, response parsing; it is reached
+// through the small ProducerClient interface, so tests can put a fake broker behind it.
 //
 // Exactly one send() is outstanding at a time (the sink's rule). Each batch gets its partition's
 // next sequence number when it is written; a failed send() is retried by calling send() again with
 // the same messages array, and only the batches the broker has not acknowledged are sent again,
 // byte for byte, so the broker recognises a batch it already wrote (same producer id and
-// sequence) and does not write it twice. Only when the broker has lost the producer's state
-// (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH) does it start
-// again with a new producer id; then a batch already written may be written twice, and it is logged.
-import { Producer, produceV11, protocolErrorsCodesById, Writer, type ClusterMetadata, type Connection } from '@platformatic/kafka';
+// sequence) and does not write it twice.
+//
+// What each Kafka error does is one table (kafka-errors.ts): retry, refresh metadata, new producer
+// id (then a batch already written may be written twice, and it is logged), split the batch,
+// refuse a record (returned to the caller for the dead-letter topic), or hold a topic (its records
+// are returned to the caller, which keeps them in the spool; later sends divert that topic's
+// records the same way until the caller releases it). A batch never exceeds its topic's
+// max.message.bytes: a larger one is split before it is sent, and a single record that is still
+// too large is refused without being sent. Kafka takes one batch per partition per request, so
+// the pieces of a split partition go out in successive rounds, in sequence order.
+import { Admin, ConfigResourceTypes, Producer, produceV11, Writer, type Connection } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import { Ws2kError } from '../errors.ts';
+import { produceAction, produceErrorName, ProduceActions } from './kafka-errors.ts';
 import { batchCount, partitionOf, produceRequestBody, RecordBatchEncoder, stampBatch, type BatchRecord, type Compression, type PartitionBatch } from './record-batch.ts';
 
 const ACKS_ALL = -1;
@@ -21,47 +30,114 @@ const PRODUCE_API_KEY = 0;
 /** Produce v9–v11 share one request layout (flexible versions); Kafka 2.8 and later have v9. */
 const PRODUCE_MIN_VERSION = 9;
 const PRODUCE_MAX_VERSION = 11;
-const DUPLICATE_SEQUENCE_NUMBER = 46;
-/** The broker no longer knows this producer's sequences: a new producer id is needed. */
-const STATE_LOST = new Set([45, 47, 59]);
+/** Kafka's default max.message.bytes (topic) and message.max.bytes (broker). */
+export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+const UNKNOWN_TOPIC_OR_PARTITION = 3;
+const MESSAGE_TOO_LARGE = 10;
 
 /** What send() takes: a record and its topic (the memory queue's records and the spool's both are). */
 export interface SendRecord extends BatchRecord {
   topic: string;
 }
 
-interface PendingBatch extends PartitionBatch {
-  count: number;
-  done: boolean;
-}
-
-interface PartitionResponse {
+export interface PartitionResponse {
   index: number;
   errorCode: number;
   errorMessage?: string | null;
 }
-interface ProduceResponse {
+export interface ProduceResponse {
   responses: Array<{ name: string; partitionResponses: PartitionResponse[] }>;
+}
+
+/** Leaders by partition for the topics that exist; Kafka's error code for those that do not. */
+export interface TopicsMetadata {
+  leaders: Map<string, number[]>;
+  missing: Map<string, number>;
+}
+
+/** What the producer needs of a Kafka client (the real one below; a fake broker in tests). */
+export interface ProducerClient {
+  /** The highest Produce version the cluster speaks. */
+  produceVersion(): Promise<number>;
+  metadata(topics: string[]): Promise<TopicsMetadata>;
+  initProducerId(): Promise<{ producerId: bigint; producerEpoch: number }>;
+  /** One Produce request to one broker; rejects when no response came (network, timeout). */
+  produce(broker: number, version: number, batches: readonly PartitionBatch[]): Promise<ProduceResponse>;
+  /** Each topic's max.message.bytes (topics it cannot read are left out). */
+  maxMessageBytes(topics: string[]): Promise<Map<string, number>>;
+  close(): Promise<void>;
+}
+
+/** A record the broker will never take: its index in the messages and why. */
+export interface Refusal {
+  index: number;
+  code: number;
+  detail: string;
+}
+
+/** What became of the records of one send() besides being acknowledged. */
+export interface SendOutcome {
+  /** Records the broker will never take (for the dead-letter topic). */
+  refused: Refusal[];
+  /** Records of held topics (index, Kafka's code): not sent, or refused for now. */
+  held: Array<{ index: number; code: number }>;
+}
+
+/** A send() that failed as a whole for now; `codes` are Kafka's names (or NETWORK). */
+export class ProduceError extends Error {
+  readonly codes: string[];
+  constructor(message: string, codes: string[]) {
+    super(message);
+    this.name = 'ProduceError';
+    this.codes = codes;
+  }
+}
+
+const PIECE_PENDING = 0;
+const PIECE_DONE = 1;
+const PIECE_REFUSED = 2;
+const PIECE_HELD = 3;
+
+/** One batch for one partition: records messages[order[from..to)] in that order. */
+interface Piece extends PartitionBatch {
+  tp: string;
+  order: Int32Array;
+  from: number;
+  to: number;
+  base: number;
+  state: number;
+}
+
+/** The send() not yet fully settled: its messages, their pieces, and what became of them so far. */
+interface PendingSend {
+  messages: readonly SendRecord[];
+  pieces: Piece[];
+  outcome: SendOutcome;
 }
 
 export interface ProducerOptions {
   brokers: string[];
   compression: Compression;
   log: Logger;
+  /** A client of our own for tests (a fake broker); the real one by default. */
+  client?: ProducerClient;
 }
 
 export class BatchProducer {
-  #client: Producer;
+  #client: ProducerClient;
   #encoder: RecordBatchEncoder;
   #log: Logger;
   #ids: { producerId: bigint; producerEpoch: number } | undefined;
   #sequences = new Map<string, number>();
-  #metadata: ClusterMetadata | undefined;
+  #leaders = new Map<string, number[]>();
+  #limits = new Map<string, number>();
+  /** Topics that cannot be written for now, with Kafka's code. */
+  #held = new Map<string, number>();
   #version = 0;
   #refresh = false;
   #idsLost = false;
-  /** The messages of the send() not yet fully acknowledged, and their batches. */
-  #pending: { messages: readonly SendRecord[]; batches: PendingBatch[] } | undefined;
+  /** The messages of the send() not yet fully settled, and their pieces. */
+  #pending: PendingSend | undefined;
   #roundRobin = 0;
   #order = new Int32Array(1024);
   #slots = new Int32Array(1024);
@@ -69,91 +145,147 @@ export class BatchProducer {
   constructor(o: ProducerOptions) {
     this.#log = o.log;
     this.#encoder = new RecordBatchEncoder(o.compression);
-    this.#client = new Producer({ clientId: 'ws2kafka', bootstrapBrokers: o.brokers, retries: 0 });
+    this.#client = o.client ?? platformaticClient(o.brokers);
   }
 
-  /** Reads the topics' metadata, the broker's Produce versions and a producer id. */
+  /** Reads the topics' metadata and limits, the broker's Produce versions and a producer id. */
   async prepare(topics: string[]): Promise<void> {
     if (this.#version === 0) {
-      const apis = await this.#client.listApis();
-      const produce = apis.find((a) => a.apiKey === PRODUCE_API_KEY);
-      const max = produce?.maxVersion ?? -1;
+      const max = await this.#client.produceVersion();
       if (max < PRODUCE_MIN_VERSION) {
         throw new Ws2kError('KAFKA_TOO_OLD', `the broker speaks Produce up to v${max}; ws2kafka needs v${PRODUCE_MIN_VERSION} or later (Apache Kafka 2.8+)`);
       }
       this.#version = Math.min(max, PRODUCE_MAX_VERSION);
     }
-    this.#metadata = await this.#client.metadata({ topics, forceUpdate: true });
-    this.#ids ??= await this.#client.initIdempotentProducer({});
+    await this.#readMetadata(topics);
+    this.#ids ??= await this.#client.initProducerId();
+  }
+
+  /** Topics held now, with Kafka's error code. */
+  get held(): ReadonlyMap<string, number> {
+    return this.#held;
+  }
+
+  /** Marks a topic held (e.g. its records wait in the spool from an earlier run). */
+  hold(topic: string, code: number): void {
+    this.#held.set(topic, code);
+  }
+
+  /** The caller has no more records of a held topic waiting: send it normally again. */
+  release(topic: string): void {
+    this.#held.delete(topic);
+  }
+
+  /** A topic's max.message.bytes as read from Kafka (or Kafka's default). */
+  limitOf(topic: string): number {
+    return this.#limits.get(topic) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   /**
    * Sends the messages (in order, per partition) and resolves once Kafka has acknowledged all of
-   * them. After a rejection, call again with the same array: only what is unacknowledged is resent.
+   * them, except those the outcome names (refused, or held). Rejects (a ProduceError) when some
+   * batch must be tried again: call again with the same array, and only what is unsettled is
+   * resent. `probe`: the messages are of held topics, sent to see whether they are writable now.
    */
-  async send(messages: readonly SendRecord[]): Promise<void> {
+  async send(messages: readonly SendRecord[], probe = false): Promise<SendOutcome> {
     if (this.#pending?.messages !== messages) {
       this.#pending = undefined;
-      await this.#ensureReady(messages);
-      this.#pending = { messages, batches: this.#encode(messages) };
+      await this.#ensureReady(messages, probe);
+      const outcome: SendOutcome = { refused: [], held: [] };
+      this.#pending = { messages, pieces: this.#encode(messages, probe, outcome), outcome };
     } else {
-      await this.#ensureReady(messages);
+      await this.#ensureReady(messages, probe);
     }
     const pending = this.#pending;
-    const metadata = this.#metadata!;
-    const byLeader = new Map<number, PendingBatch[]>();
-    for (const b of pending.batches) {
-      if (b.done) continue;
-      const leader = metadata.topics.get(b.topic)?.partitions[b.partition]?.leader ?? -1;
-      if (leader < 0) {
-        this.#refresh = true;
-        throw new Error(`no leader known for ${b.topic}[${b.partition}]`);
-      }
-      const list = byLeader.get(leader);
-      if (list === undefined) byLeader.set(leader, [b]);
-      else list.push(b);
-    }
-    const connections = await this.#client.connectToBrokers([...byLeader.keys()]).catch((err: unknown) => {
-      this.#refresh = true;
-      throw err;
-    });
-    const failures: string[] = [];
-    await Promise.all(
-      [...byLeader].map(async ([leader, batches]) => {
-        const connection = connections.get(leader);
-        if (connection === undefined) {
+    for (;;) {
+      // A round: the first unsettled piece of every partition, grouped by leader.
+      const first = new Map<string, Piece>();
+      for (const p of pending.pieces) if (p.state === PIECE_PENDING && !first.has(p.tp)) first.set(p.tp, p);
+      if (first.size === 0) break;
+      const byLeader = new Map<number, Piece[]>();
+      const failures: string[] = [];
+      const codes: string[] = [];
+      for (const p of first.values()) {
+        const leader = this.#leaders.get(p.topic)?.[p.partition] ?? -1;
+        if (leader < 0) {
           this.#refresh = true;
-          failures.push(`broker ${leader} is not in the metadata`);
-          return;
+          failures.push(`no leader known for ${p.topic}[${p.partition}]`);
+          codes.push('LEADER_NOT_AVAILABLE');
+          continue;
         }
-        const problem = await this.#produce(connection, batches);
-        if (problem !== undefined) failures.push(`broker ${leader}: ${problem}`);
-      }),
-    );
-    if (failures.length > 0) throw new Error(failures.join('; '));
+        const list = byLeader.get(leader);
+        if (list === undefined) byLeader.set(leader, [p]);
+        else list.push(p);
+      }
+      await Promise.all(
+        [...byLeader].map(async ([leader, pieces]) => {
+          try {
+            const response = await this.#client.produce(leader, this.#version, pieces);
+            this.#settle(pending, pieces, response, failures, codes);
+          } catch (err) {
+            this.#refresh = true;
+            failures.push(`broker ${leader}: ${(err as Error).message}`);
+            codes.push(errorCodeName(err));
+          }
+        }),
+      );
+      if (failures.length > 0) throw new ProduceError(failures.join('; '), codes);
+    }
     this.#pending = undefined;
+    return pending.outcome;
   }
 
-  async #ensureReady(messages: readonly SendRecord[]): Promise<void> {
+  async #ensureReady(messages: readonly SendRecord[], probe: boolean): Promise<void> {
     if (this.#idsLost || this.#ids === undefined) {
-      this.#ids = await this.#client.initIdempotentProducer({});
+      this.#ids = await this.#client.initProducerId();
       this.#sequences.clear();
-      if (this.#idsLost && this.#pending !== undefined) this.#restamp(this.#pending.batches);
+      if (this.#idsLost && this.#pending !== undefined) this.#restamp(this.#pending.pieces);
       this.#idsLost = false;
     }
-    const topics = this.#metadata?.topics;
-    let missing = this.#refresh || topics === undefined;
-    for (let i = 0; !missing && i < messages.length; i++) if (!topics!.has(messages[i]!.topic)) missing = true;
+    let missing = this.#refresh || probe;
+    const held = this.#held;
+    for (let i = 0; !missing && i < messages.length; i++) {
+      const topic = messages[i]!.topic;
+      if (!this.#leaders.has(topic) && !held.has(topic)) missing = true;
+    }
     if (missing) {
-      const wanted = new Set<string>(topics?.keys() ?? []);
-      for (const m of messages) wanted.add(m.topic);
-      this.#metadata = await this.#client.metadata({ topics: [...wanted], forceUpdate: true });
+      // Held topics are read only when probed: a deleted topic would fail every other read.
+      const wanted = new Set<string>();
+      for (const t of this.#leaders.keys()) if (!held.has(t)) wanted.add(t);
+      for (const m of messages) if (probe || !held.has(m.topic)) wanted.add(m.topic);
+      await this.#readMetadata([...wanted]);
       this.#refresh = false;
+    }
+    // Pieces of a pending send whose topic disappeared: held.
+    const pending = this.#pending;
+    if (pending !== undefined) {
+      for (const p of pending.pieces) {
+        if (p.state === PIECE_PENDING && !this.#leaders.has(p.topic)) this.#holdTopic(pending, p.topic, this.#held.get(p.topic) ?? UNKNOWN_TOPIC_OR_PARTITION);
+      }
     }
   }
 
-  /** Writes one batch per partition, records in their order, each with its partition's next sequence. */
-  #encode(messages: readonly SendRecord[]): PendingBatch[] {
+  async #readMetadata(topics: string[]): Promise<void> {
+    if (topics.length === 0) return;
+    const md = await this.#client.metadata(topics);
+    for (const [topic, leaders] of md.leaders) this.#leaders.set(topic, leaders);
+    for (const [topic, code] of md.missing) {
+      this.#leaders.delete(topic);
+      if (!this.#held.has(topic)) this.#log.warn({ topic, code: produceErrorName(code) }, `Kafka cannot give the metadata of topic ${topic} (${produceErrorName(code)}): its records wait in the spool until it can`);
+      this.#held.set(topic, code);
+    }
+    const unknown = [...md.leaders.keys()].filter((t) => !this.#limits.has(t));
+    if (unknown.length > 0) {
+      const limits = await this.#client.maxMessageBytes(unknown).catch((err: unknown) => {
+        this.#log.warn({ topics: unknown, err: (err as Error).message }, `could not read max.message.bytes of the topics; assuming Kafka's default ${KAFKA_DEFAULT_MAX_MESSAGE_BYTES}`);
+        return new Map<string, number>();
+      });
+      for (const t of unknown) this.#limits.set(t, limits.get(t) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES);
+    }
+  }
+
+  /** Writes the batches of a send: per partition, records in their order, within the topic's limit. */
+  #encode(messages: readonly SendRecord[], probe: boolean, outcome: SendOutcome): Piece[] {
     const n = messages.length;
     if (this.#order.length < n) {
       this.#order = new Int32Array(n * 2);
@@ -161,22 +293,31 @@ export class BatchProducer {
     }
     const slots = this.#slots;
     const order = this.#order;
+    const held = this.#held;
+    const checkHeld = held.size > 0 && !probe;
     // A slot per (topic, partition) seen in this send, numbered in first-seen order.
     const slotInfo: Array<{ topic: string; partition: number; count: number; start: number }> = [];
     let lastTopic = '';
     let lastBase: number[] = [];
+    let lastLeaders: number[] | undefined;
     const bases = new Map<string, number[]>();
     for (let i = 0; i < n; i++) {
       const m = messages[i]!;
       if (m.topic !== lastTopic) {
         lastTopic = m.topic;
+        lastLeaders = checkHeld && held.has(lastTopic) ? undefined : this.#leaders.get(lastTopic);
         let base = bases.get(lastTopic);
-        if (base === undefined) {
-          const count = this.#metadata!.topics.get(lastTopic)!.partitionsCount;
-          base = new Array<number>(count).fill(-1);
+        if (base === undefined && lastLeaders !== undefined) {
+          base = new Array<number>(lastLeaders.length).fill(-1);
           bases.set(lastTopic, base);
         }
-        lastBase = base;
+        lastBase = base ?? [];
+      }
+      if (lastLeaders === undefined) {
+        // A held topic (or one without metadata): not sent; the caller keeps it.
+        outcome.held.push({ index: i, code: held.get(lastTopic) ?? UNKNOWN_TOPIC_OR_PARTITION });
+        slots[i] = -1;
+        continue;
       }
       const key = m.key;
       const p = key !== undefined && key !== null ? partitionOf(key, lastBase.length) : this.#roundRobin++ % lastBase.length;
@@ -195,86 +336,261 @@ export class BatchProducer {
       start += s.count;
     }
     const fill = slotInfo.map((s) => s.start);
-    for (let i = 0; i < n; i++) order[fill[slots[i]!]!++] = i;
+    for (let i = 0; i < n; i++) if (slots[i]! >= 0) order[fill[slots[i]!]!++] = i;
+    const pieces: Piece[] = [];
     const now = Date.now();
-    const ids = this.#ids!;
-    const batches: PendingBatch[] = [];
     for (const s of slotInfo) {
-      const baseSequence = this.#nextSequence(s.topic, s.partition, s.count);
-      const batch = this.#encoder.encode(messages, order, s.start, s.start + s.count, { ...ids, baseSequence }, now);
-      batches.push({ topic: s.topic, partition: s.partition, batch, count: s.count, done: false });
+      const tp = `${s.topic}\0${s.partition}`;
+      const base = this.#sequences.get(tp) ?? 0;
+      const next = this.#encodeRange(messages, order, s.start, s.start + s.count, s.topic, s.partition, tp, base, now, pieces, outcome);
+      this.#sequences.set(tp, next % 0x80000000);
     }
-    return batches;
+    return pieces;
   }
 
-  /** The sequence for the next `count` records of a partition (sequences wrap at 2^31). */
-  #nextSequence(topic: string, partition: number, count: number): number {
-    const key = `${topic}\0${partition}`;
-    const seq = this.#sequences.get(key) ?? 0;
-    this.#sequences.set(key, (seq + count) % 0x80000000);
-    return seq;
+  /**
+   * Encodes records order[from..to) as one batch with sequence `base`, or, when that batch is over
+   * the topic's max.message.bytes, as two halves (recursively). A single record over the limit
+   * is refused, not sent. Returns the next sequence.
+   */
+  #encodeRange(messages: readonly SendRecord[], order: Int32Array, from: number, to: number, topic: string, partition: number, tp: string, base: number, now: number, out: Piece[], outcome: SendOutcome): number {
+    const batch = this.#encoder.encode(messages, order, from, to, { ...this.#ids!, baseSequence: base % 0x80000000 }, now);
+    const limit = this.limitOf(topic);
+    if (batch.length <= limit) {
+      out.push({ topic, partition, tp, batch, order, from, to, base: base % 0x80000000, state: PIECE_PENDING });
+      return base + (to - from);
+    }
+    if (to - from > 1) {
+      const mid = from + ((to - from) >> 1);
+      const next = this.#encodeRange(messages, order, from, mid, topic, partition, tp, base, now, out, outcome);
+      return this.#encodeRange(messages, order, mid, to, topic, partition, tp, next, now, out, outcome);
+    }
+    const index = order[from]!;
+    outcome.refused.push({ index, code: MESSAGE_TOO_LARGE, detail: `the record is ${batch.length} bytes as a batch, over max.message.bytes ${limit} of topic ${topic}` });
+    return base;
   }
 
-  /** After a new producer id: every unacknowledged batch gets it, and sequences from 0 again. */
-  #restamp(batches: PendingBatch[]): void {
+  /** After a new producer id: every unsettled batch gets it, and sequences from 0 again. */
+  #restamp(pieces: Piece[]): void {
     const ids = this.#ids!;
     let resent = 0;
-    for (const b of batches) {
-      if (b.done) continue;
-      stampBatch(b.batch, { ...ids, baseSequence: this.#nextSequence(b.topic, b.partition, batchCount(b.batch)) });
-      resent += b.count;
+    for (const p of pieces) {
+      if (p.state !== PIECE_PENDING) continue;
+      const base = this.#sequences.get(p.tp) ?? 0;
+      p.base = base;
+      stampBatch(p.batch, { ...ids, baseSequence: base });
+      this.#sequences.set(p.tp, (base + batchCount(p.batch)) % 0x80000000);
+      resent += p.to - p.from;
     }
     this.#log.warn(
       { producerId: String(ids.producerId), records: resent },
-      'Kafka lost this producer\'s state (its id or sequence numbers): resending under a new producer id, so records the broker had already written may appear twice',
+      "Kafka lost this producer's state (its id or sequence numbers): resending under a new producer id, so records the broker had already written may appear twice",
     );
   }
 
-  /** One Produce request to one broker; undefined when every batch in it was acknowledged. */
-  #produce(connection: Connection, batches: PendingBatch[]): Promise<string | undefined> {
-    const body = produceRequestBody(ACKS_ALL, PRODUCE_TIMEOUT_MS, batches);
-    return new Promise((resolve) => {
-      connection.send(
-        PRODUCE_API_KEY,
-        this.#version,
-        () => Writer.create().append(body),
-        produceV11.parseResponse,
-        true,
-        true,
-        (error: Error | null, response: unknown) => {
-          const parsed = (response ?? (error as { response?: unknown } | null)?.response) as ProduceResponse | undefined;
-          if (parsed?.responses === undefined) {
-            this.#refresh = true;
-            resolve(error?.message ?? 'no response');
-            return;
-          }
-          resolve(this.#settle(batches, parsed));
-        },
-      );
-    });
+  /**
+   * The unsettled pieces of a partition after `at` get sequences from `base` on (after a piece
+   * was refused or held: the broker never wrote it, so its sequence numbers are free again).
+   */
+  #renumber(pieces: Piece[], tp: string, base: number): void {
+    const ids = this.#ids!;
+    let next = base;
+    for (const p of pieces) {
+      if (p.tp !== tp || p.state !== PIECE_PENDING) continue;
+      if (p.base !== next % 0x80000000) {
+        p.base = next % 0x80000000;
+        stampBatch(p.batch, { ...ids, baseSequence: p.base });
+      }
+      next += p.to - p.from;
+    }
+    this.#sequences.set(tp, next % 0x80000000);
   }
 
-  /** Marks the acknowledged batches done; describes the others. */
-  #settle(batches: PendingBatch[], response: ProduceResponse): string | undefined {
-    const codes = new Map<string, PartitionResponse>();
-    for (const t of response.responses) for (const p of t.partitionResponses) codes.set(`${t.name}\0${p.index}`, p);
-    const problems: string[] = [];
-    for (const b of batches) {
-      const r = codes.get(`${b.topic}\0${b.partition}`);
-      const code = r?.errorCode ?? -1;
-      if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) {
-        b.done = true;
-        continue;
-      }
-      if (STATE_LOST.has(code)) this.#idsLost = true;
-      else this.#refresh = true;
-      const name = (protocolErrorsCodesById)[code] ?? `error ${code}`;
-      problems.push(`${b.topic}[${b.partition}]: ${name}${r?.errorMessage ? ` (${r.errorMessage})` : ''}`);
+  /** Every unsettled piece of a topic becomes held; its partitions' sequences are freed. */
+  #holdTopic(pending: PendingSend, topic: string, code: number): void {
+    const firstBase = new Map<string, number>();
+    for (const p of pending.pieces) {
+      if (p.topic !== topic || p.state !== PIECE_PENDING) continue;
+      p.state = PIECE_HELD;
+      if (!firstBase.has(p.tp)) firstBase.set(p.tp, p.base);
+      for (let k = p.from; k < p.to; k++) pending.outcome.held.push({ index: p.order[k]!, code });
     }
-    return problems.length > 0 ? problems.join(', ') : undefined;
+    for (const [tp, base] of firstBase) this.#sequences.set(tp, base);
+    if (!this.#held.has(topic)) {
+      this.#log.warn({ topic, code: produceErrorName(code) }, `Kafka refuses writes to topic ${topic} (${produceErrorName(code)}): its records wait in the spool and are tried again until it accepts them; the other topics keep flowing`);
+    }
+    this.#held.set(topic, code);
+  }
+
+  /** Applies a Produce response to the pieces sent in it. */
+  #settle(pending: PendingSend, pieces: Piece[], response: ProduceResponse, failures: string[], codes: string[]): void {
+    const byTp = new Map<string, PartitionResponse>();
+    for (const t of response.responses) for (const p of t.partitionResponses) byTp.set(`${t.name}\0${p.index}`, p);
+    // Acknowledged pieces first: a hold that follows must not take back what Kafka has written.
+    for (const piece of pieces) if (produceAction(byTp.get(piece.tp)?.errorCode ?? -1) === ProduceActions.OK) piece.state = PIECE_DONE;
+    for (const piece of pieces) {
+      if (piece.state !== PIECE_PENDING) continue; // acknowledged, or held by an earlier piece of its topic
+      const r = byTp.get(piece.tp);
+      const code = r?.errorCode ?? -1;
+      const action = produceAction(code);
+      const name = produceErrorName(code);
+      const what = () => `${piece.topic}[${piece.partition}]: ${name}${r?.errorMessage ? ` (${r.errorMessage})` : ''}`;
+      switch (action) {
+        case ProduceActions.OK:
+          piece.state = PIECE_DONE;
+          break;
+        case ProduceActions.HOLD:
+          this.#holdTopic(pending, piece.topic, code);
+          break;
+        case ProduceActions.SPLIT:
+        case ProduceActions.REFUSE:
+          if (piece.to - piece.from > 1) this.#split(pending.pieces, piece);
+          else {
+            piece.state = PIECE_REFUSED;
+            pending.outcome.refused.push({ index: piece.order[piece.from]!, code, detail: `Kafka refused the record: ${what()}` });
+            this.#renumber(pending.pieces, piece.tp, piece.base);
+          }
+          break;
+        case ProduceActions.NEW_ID:
+          this.#idsLost = true;
+          failures.push(what());
+          codes.push(name);
+          break;
+        case ProduceActions.REFRESH:
+          this.#refresh = true;
+          failures.push(what());
+          codes.push(name);
+          break;
+        default:
+          failures.push(what());
+          codes.push(name);
+      }
+    }
+  }
+
+  /** Replaces a piece by its two halves, re-encoded with the same sequences in order. */
+  #split(pieces: Piece[], piece: Piece): void {
+    const at = pieces.indexOf(piece);
+    const mid = piece.from + ((piece.to - piece.from) >> 1);
+    const messages = this.#pending!.messages;
+    const now = Date.now();
+    const halves: Piece[] = [];
+    const outcome = this.#pending!.outcome;
+    const next = this.#encodeRange(messages, piece.order, piece.from, mid, piece.topic, piece.partition, piece.tp, piece.base, now, halves, outcome);
+    this.#encodeRange(messages, piece.order, mid, piece.to, piece.topic, piece.partition, piece.tp, next, now, halves, outcome);
+    // A half whose single record was refused up front freed its sequence: renumber what follows.
+    pieces.splice(at, 1, ...halves);
+    this.#renumber(pieces, piece.tp, piece.base);
   }
 
   async close(): Promise<void> {
     await this.#client.close();
   }
+}
+
+/** A name for a failure without a Kafka error code: its protocol error, or the kind of failure. */
+function errorCodeName(err: unknown): string {
+  const code = apiCodeOf(err);
+  if (code !== undefined) return produceErrorName(code);
+  const c = (err as { code?: unknown } | null)?.code;
+  if (c === 'PLT_KFK_TIMEOUT') return 'TIMEOUT';
+  return 'NETWORK';
+}
+
+/** Kafka's error code inside an error of the client (it nests them), if there is one. */
+export function apiCodeOf(err: unknown, depth = 0): number | undefined {
+  if (err === null || typeof err !== 'object' || depth > 5) return undefined;
+  const e = err as { apiCode?: unknown; errors?: unknown; cause?: unknown; message?: unknown };
+  if (typeof e.apiCode === 'number') return e.apiCode;
+  if (typeof e.message === 'string' && e.message.startsWith('Unknown topic ')) return UNKNOWN_TOPIC_OR_PARTITION;
+  if (Array.isArray(e.errors)) {
+    for (const x of e.errors) {
+      const c = apiCodeOf(x, depth + 1);
+      if (c !== undefined) return c;
+    }
+  }
+  return apiCodeOf(e.cause, depth + 1);
+}
+
+/** The real client: @platformatic/kafka's Producer (and an Admin for topic configs). */
+function platformaticClient(brokers: string[]): ProducerClient {
+  const client = new Producer({ clientId: 'ws2kafka', bootstrapBrokers: brokers, retries: 0 });
+  let admin: Admin | undefined;
+  const leadersOf = async (topics: string[]): Promise<Map<string, number[]>> => {
+    const md = await client.metadata({ topics, forceUpdate: true });
+    const leaders = new Map<string, number[]>();
+    for (const t of topics) {
+      const tm = md.topics.get(t);
+      if (tm !== undefined) leaders.set(t, tm.partitions.map((p) => p.leader));
+    }
+    return leaders;
+  };
+  return {
+    async produceVersion() {
+      const apis = await client.listApis();
+      return apis.find((a) => a.apiKey === PRODUCE_API_KEY)?.maxVersion ?? -1;
+    },
+    async metadata(topics) {
+      try {
+        return { leaders: await leadersOf(topics), missing: new Map() };
+      } catch (err) {
+        if (apiCodeOf(err) === undefined) throw err;
+      }
+      // Some topic cannot be described (deleted, not authorised): find which, one by one.
+      const leaders = new Map<string, number[]>();
+      const missing = new Map<string, number>();
+      for (const t of topics) {
+        try {
+          for (const [k, v] of await leadersOf([t])) leaders.set(k, v);
+        } catch (err) {
+          const code = apiCodeOf(err);
+          if (code === undefined) throw err;
+          missing.set(t, code);
+        }
+      }
+      return { leaders, missing };
+    },
+    initProducerId: () => client.initIdempotentProducer({}),
+    async produce(broker, version, batches) {
+      const connections = await client.connectToBrokers([broker]);
+      const connection = connections.get(broker);
+      if (connection === undefined) throw new Error(`broker ${broker} is not in the metadata`);
+      return produceOn(connection, version, batches);
+    },
+    async maxMessageBytes(topics) {
+      admin ??= new Admin({ clientId: 'ws2kafka-admin', bootstrapBrokers: brokers, retries: 0, connectTimeout: 5000, requestTimeout: 10_000 });
+      const described = await admin.describeConfigs({ resources: topics.map((t) => ({ resourceType: ConfigResourceTypes.TOPIC, resourceName: t, configurationKeys: ['max.message.bytes'] })) });
+      const limits = new Map<string, number>();
+      for (const d of described) {
+        const v = d.configs.find((c) => c.name === 'max.message.bytes')?.value;
+        const n = Number(v);
+        if (v !== null && v !== undefined && Number.isFinite(n) && n > 0) limits.set(d.resourceName, n);
+      }
+      return limits;
+    },
+    async close() {
+      await admin?.close().catch(() => undefined);
+      await client.close();
+    },
+  };
+}
+
+function produceOn(connection: Connection, version: number, batches: readonly PartitionBatch[]): Promise<ProduceResponse> {
+  const body = produceRequestBody(ACKS_ALL, PRODUCE_TIMEOUT_MS, batches);
+  return new Promise((resolve, reject) => {
+    connection.send(
+      PRODUCE_API_KEY,
+      version,
+      () => Writer.create().append(body),
+      produceV11.parseResponse,
+      true,
+      true,
+      (error: Error | null, response: unknown) => {
+        // A response with partition errors comes as an error carrying the parsed response.
+        const parsed = (response ?? (error as { response?: unknown } | null)?.response) as ProduceResponse | undefined;
+        if (parsed?.responses === undefined) reject(error ?? new Error('no response'));
+        else resolve(parsed);
+      },
+    );
+  });
 }

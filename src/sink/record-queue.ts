@@ -60,6 +60,11 @@ export class RecordQueue {
     return this.#size === 0 ? undefined : this.#times[this.#head]!;
   }
 
+  /** The receive time of the record `index` places after the head (index < size). */
+  timeAt(index: number): number {
+    return this.#times[(this.#head + index) & this.#mask]!;
+  }
+
   /** The first n records (n ≤ size), oldest first, without removing them. */
   peek(n: number): OutRecord[] {
     const out = new Array<OutRecord>(n);

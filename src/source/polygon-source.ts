@@ -44,8 +44,11 @@ export interface SourceOptions {
   apiKey: string | undefined;
   subscribe: string;
   log: Logger;
-  /** A data frame; receivedAt is performance.now(). */
-  onFrame: (frame: Buffer, receivedAt: number) => void;
+  /**
+   * A frame as it came (text frames are not checked for UTF-8 here: the splitter does, so a bad
+   * frame costs only itself instead of a 1007 close); receivedAt is performance.now().
+   */
+  onFrame: (frame: Buffer, receivedAt: number, isBinary: boolean) => void;
   onGap: (gap: Gap) => void;
   onReconnect: () => void;
   /** Authentication failed: the bridge must stop (no retry loop). */
@@ -190,7 +193,7 @@ export class PolygonSource {
     this.#state = SourceStates.CONNECTING;
     this.#closeReason = '';
     this.#connectionId = randomUUID();
-    const ws = new WebSocket(this.#o.url, { maxPayload: this.#o.maxFrameBytes ?? 16 * 1024 * 1024, perMessageDeflate: false });
+    const ws = new WebSocket(this.#o.url, { maxPayload: this.#o.maxFrameBytes ?? 16 * 1024 * 1024, perMessageDeflate: false, skipUTF8Validation: true });
     this.#ws = ws;
     ws.on('open', () => {
       this.#state = SourceStates.AUTHENTICATING;
@@ -204,13 +207,17 @@ export class PolygonSource {
       const now = performance.now();
       this.#lastSeenAt = Date.now();
       this.#lastFrameAt = this.#lastSeenAt;
-      if (isBinary) return; // Polygon documents text frames only
-      this.#o.onFrame(data, now);
+      this.#o.onFrame(data, now, isBinary);
     });
     ws.on('pong', () => {
       this.#lastSeenAt = Date.now();
     });
     ws.on('error', (err) => {
+      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        const limit = this.#o.maxFrameBytes ?? 16 * 1024 * 1024;
+        this.#closeReason = `[FRAME_TOO_LARGE] the feed sent a frame larger than --max-frame-bytes ${limit}`;
+        this.#o.log.error({ code: 'FRAME_TOO_LARGE', maxFrameBytes: limit }, `[FRAME_TOO_LARGE] a frame larger than --max-frame-bytes ${limit}: the connection is closed (1009) and reopened; the window becomes a gap record`);
+      }
       if (!this.#closeReason) this.#closeReason = `error: ${err.message}`;
     });
     ws.on('close', (code, reasonBuf) => {

@@ -9,12 +9,20 @@
 // segment is deleted only when every record in it has been acknowledged. At open, each segment is
 // scanned: a torn or corrupt tail is cut at the last whole record and reported; every record from
 // the `acked` position on is replayed.
+//
+// Write errors (a full disk, a failing device, a file system remounted read-only) never throw out
+// of append, ack, sync or close: each is recorded (`writeError`, `writeErrors`), and append returns
+// how many records it wrote, as it does at the byte limit; the caller treats a short count as no
+// room. A write cut short is cut back to the end of its last whole record, so reads, later appends
+// and the scan at the next open see only whole records; once the disk takes writes again, appending
+// goes on after the last record written.
 import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { decodeAt, DecodeStatus, encodedSize, encodeInto, type SpoolRecord } from './codec.ts';
+
 /** Bytes of the `acked` file: the position, padded with spaces, and a newline. */
 const ACKED_LINE = 41;
-import { decodeAt, DecodeStatus, encodedSize, encodeInto, type SpoolRecord } from './codec.ts';
 
 export const FSYNC_POLICIES = ['always', 'interval', 'never'] as const;
 export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
@@ -37,12 +45,28 @@ export interface Recovery {
   cut: Array<{ segment: string; offset: number; bytes: number; problem: string }>;
 }
 
+/** What the spool was doing when a write failed. */
+export const SPOOL_WRITE_OPS = ['append', 'roll', 'fsync', 'ack', 'delete', 'close'] as const;
+export type SpoolWriteOp = (typeof SPOOL_WRITE_OPS)[number];
+
+export interface SpoolWriteError {
+  /** The errno code ('ENOSPC', 'EIO', 'EROFS', ...), 'EUNKNOWN' when the error carried none. */
+  code: string;
+  message: string;
+  /** When it happened (wall ms). */
+  at: number;
+  op: SpoolWriteOp;
+}
+
 interface Segment {
   id: number;
   path: string;
   /** Open for the segment being appended to. */
   fd: number | undefined;
+  /** Bytes of whole records: everything read, acknowledged and appended is counted in these. */
   bytes: number;
+  /** The file may hold bytes past `bytes` (a cut-short write that could not be truncated): truncate before the next write. */
+  torn: boolean;
 }
 
 interface Position {
@@ -69,6 +93,8 @@ export class Spool {
   #dirty = false;
   #timer: NodeJS.Timeout | undefined;
   #scratch = Buffer.allocUnsafe(1 << 20);
+  #writeError: SpoolWriteError | undefined;
+  #writeErrors = 0;
 
   private constructor(o: SpoolOptions) {
     this.options = o;
@@ -101,44 +127,140 @@ export class Spool {
     return this.#size - (this.#inflight.length - this.#inflightHead);
   }
 
+  /** At the byte limit (maxBytes): appends are refused until acknowledgements make room. */
   get full(): boolean {
     return this.#bytes >= this.options.maxBytes;
   }
 
-  /** Appends records in order; returns how many fit under maxBytes (the rest were not written). */
+  /** The last write that failed, until an append succeeds again (an ack or fsync error also until the next ack or fsync that succeeds). */
+  get writeError(): SpoolWriteError | undefined {
+    return this.#writeError;
+  }
+
+  /** Failed writes since open, one per operation that failed: an append (its write or the open of its segment), a new segment, an fsync, an acked position, a deletion, a close. */
+  get writeErrors(): number {
+    return this.#writeErrors;
+  }
+
+  /** The last write failed (see writeError): appends are likely to be refused until the disk recovers. */
+  get failing(): boolean {
+    return this.#writeError !== undefined;
+  }
+
+  /**
+   * Appends records in order; returns how many were written: all of them, or fewer when maxBytes
+   * was reached (`full`) or a write failed (`writeError`). Never throws for an I/O error; the
+   * records not written left no trace on disk.
+   */
   append(records: readonly SpoolRecord[]): number {
-    let written = 0;
-    let fill = 0;
+    const errorsBefore = this.#writeErrors;
+    const sizeBefore = this.#size;
     let seg = this.#active();
-    const flush = () => {
-      if (fill === 0) return;
-      writeSync(seg.fd!, this.#scratch, 0, fill, seg.bytes);
-      seg.bytes += fill;
-      fill = 0;
-    };
-    for (const r of records) {
+    let fill = 0; // encoded bytes in #scratch, not yet written
+    let count = 0; // records in them
+    let ok = seg !== undefined;
+    for (let i = 0; ok && i < records.length; i++) {
+      const r = records[i]!;
       const size = encodedSize(r);
-      if (this.#bytes + size > this.options.maxBytes) break;
-      if (seg.bytes + fill > 0 && seg.bytes + fill + size > this.options.segmentBytes) {
-        flush();
-        seg = this.#roll();
+      if (this.#bytes + fill + size > this.options.maxBytes) break;
+      if (seg!.bytes + fill > 0 && seg!.bytes + fill + size > this.options.segmentBytes) {
+        ok = this.#flush(seg!, fill, count);
+        fill = count = 0;
+        if (ok) ok = (seg = this.#roll()) !== undefined;
+        if (!ok) break;
       }
       if (fill + size > this.#scratch.length) {
-        flush();
+        ok = this.#flush(seg!, fill, count);
+        fill = count = 0;
+        if (!ok) break;
         if (size > this.#scratch.length) this.#scratch = Buffer.allocUnsafe(size);
       }
       encodeInto(r, this.#scratch, fill);
       fill += size;
-      this.#size++;
-      this.#bytes += size;
-      written++;
+      count++;
     }
-    flush();
+    if (ok) this.#flush(seg!, fill, count);
+    const written = this.#size - sizeBefore;
     if (written > 0) {
       this.#dirty = true;
+      if (this.#writeErrors === errorsBefore) this.#writeError = undefined;
       if (this.options.fsync === 'always') this.sync();
     }
     return written;
+  }
+
+  /**
+   * Writes the `fill` bytes of `count` records in #scratch at the end of `seg` and counts them.
+   * A write cut short (no space left) keeps the records it wrote whole and truncates the file after
+   * the last of them. Returns whether everything was written.
+   */
+  #flush(seg: Segment, fill: number, count: number): boolean {
+    if (fill === 0) return true;
+    let done = 0;
+    try {
+      if (seg.torn) {
+        ftruncateSync(seg.fd!, seg.bytes);
+        seg.torn = false;
+      }
+      while (done < fill) {
+        const n = writeSync(seg.fd!, this.#scratch, done, fill - done, seg.bytes + done);
+        if (n <= 0) throw new Error(`spool: writing ${seg.path} wrote nothing`);
+        done += n;
+      }
+    } catch (e) {
+      this.#fail('append', e);
+      // The whole records among the bytes written are kept; a record cut in two is cut off.
+      let whole = 0;
+      let records = 0;
+      while (whole + 8 <= done && whole + 8 + this.#scratch.readUInt32LE(whole) <= done) {
+        whole += 8 + this.#scratch.readUInt32LE(whole);
+        records++;
+      }
+      if (whole < done) {
+        try {
+          ftruncateSync(seg.fd!, seg.bytes + whole);
+        } catch {
+          // Counted as part of the failure above. Reads stop at `bytes`; the next write truncates
+          // first (and fails until it can); a restart would cut the partial record as a torn tail.
+          seg.torn = true;
+        }
+      }
+      this.#count(seg, whole, records);
+      return false;
+    }
+    this.#count(seg, fill, count);
+    return true;
+  }
+
+  #count(seg: Segment, bytes: number, records: number): void {
+    seg.bytes += bytes;
+    this.#bytes += bytes;
+    this.#size += records;
+  }
+
+  /** Records a failed write: the latest is `writeError`, all are counted in `writeErrors`. */
+  #fail(op: SpoolWriteOp, e: unknown): void {
+    const code = (e as { code?: unknown } | null)?.code;
+    this.#writeError = {
+      code: typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'EUNKNOWN',
+      message: e instanceof Error ? e.message : String(e),
+      at: Date.now(),
+      op,
+    };
+    this.#writeErrors++;
+  }
+
+  /** Clears the last error if it came from `op` (an ack or fsync that worked again). */
+  #recovered(op: SpoolWriteOp): void {
+    if (this.#writeError?.op === op) this.#writeError = undefined;
+  }
+
+  #closeQuietly(fd: number): void {
+    try {
+      closeSync(fd);
+    } catch (e) {
+      this.#fail('close', e);
+    }
   }
 
   /** The next unread records, oldest first, up to about maxBytes (at least one if any). */
@@ -208,7 +330,12 @@ export class Spool {
     return n === head.length ? head.readDoubleLE(9) : undefined;
   }
 
-  /** Marks the oldest n records read as acknowledged by Kafka; deletes segments no longer needed. */
+  /**
+   * Marks the oldest n records read as acknowledged by Kafka; deletes segments no longer needed
+   * (before writing the position: on a full disk that makes room for it). Never throws for an I/O
+   * error: a position that could not be written only means that a restart replays more (records
+   * Kafka already has: duplicates, never loss); the next ack writes the position again.
+   */
   ack(n: number): void {
     this.#advance(n);
     const at = this.#segments[this.#acked.seg];
@@ -216,16 +343,27 @@ export class Spool {
   }
 
   #writeAcked(id: number, offset: number): void {
-    if (this.#ackedFd === undefined) {
-      const path = join(this.options.dir, 'acked');
-      try {
-        this.#ackedFd = openSync(path, 'r+');
-      } catch {
-        this.#ackedFd = openSync(path, 'w+');
-      }
-    }
     const line = Buffer.from(`${id} ${offset}`.padEnd(ACKED_LINE - 1) + '\n');
-    writeSync(this.#ackedFd, line, 0, line.length, 0);
+    try {
+      if (this.#ackedFd === undefined) {
+        const path = join(this.options.dir, 'acked');
+        try {
+          this.#ackedFd = openSync(path, 'r+');
+        } catch {
+          this.#ackedFd = openSync(path, 'w+');
+        }
+      }
+      let done = 0;
+      while (done < line.length) {
+        const n = writeSync(this.#ackedFd, line, done, line.length - done, done);
+        if (n <= 0) throw new Error('spool: writing the acked position wrote nothing');
+        done += n;
+      }
+    } catch (e) {
+      this.#fail('ack', e);
+      return;
+    }
+    this.#recovered('ack');
   }
 
   #advance(n: number): void {
@@ -248,8 +386,13 @@ export class Spool {
     }
     while (this.#acked.seg > 0) {
       const first = this.#segments.shift()!;
-      if (first.fd !== undefined) closeSync(first.fd);
-      rmSync(first.path, { force: true });
+      if (first.fd !== undefined) this.#closeQuietly(first.fd);
+      try {
+        rmSync(first.path, { force: true });
+      } catch (e) {
+        // Left behind: the next open deletes it, as it is before the acked position.
+        this.#fail('delete', e);
+      }
       this.#acked = { seg: this.#acked.seg - 1, offset: this.#acked.offset };
       this.#read = { seg: this.#read.seg - 1, offset: this.#read.offset };
     }
@@ -262,36 +405,68 @@ export class Spool {
     this.#read = { ...this.#acked };
   }
 
+  /** Flushes appended records to the disk (fdatasync); a failure is recorded, not thrown. */
   sync(): void {
     if (!this.#dirty) return;
     const fd = this.#segments.at(-1)?.fd;
-    if (fd !== undefined) fdatasyncSync(fd);
+    // Not retried after a failure: Linux may already have dropped the pages it could not write,
+    // and a second fsync would report success without them.
     this.#dirty = false;
+    if (fd !== undefined && this.#fsync(fd)) this.#recovered('fsync');
+  }
+
+  #fsync(fd: number): boolean {
+    try {
+      fdatasyncSync(fd);
+      return true;
+    } catch (e) {
+      this.#fail('fsync', e);
+      return false;
+    }
   }
 
   close(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.sync();
-    for (const s of this.#segments) if (s.fd !== undefined) closeSync(s.fd);
+    for (const s of this.#segments) if (s.fd !== undefined) this.#closeQuietly(s.fd);
     this.#segments = [];
-    if (this.#ackedFd !== undefined) closeSync(this.#ackedFd);
+    if (this.#ackedFd !== undefined) this.#closeQuietly(this.#ackedFd);
     this.#ackedFd = undefined;
   }
 
-  #active(): Segment {
-    return this.#segments.at(-1) ?? this.#roll();
+  /** The segment being appended to, opened if needed; undefined (recorded) if it cannot be. */
+  #active(): Segment | undefined {
+    const last = this.#segments.at(-1);
+    if (last === undefined) return this.#roll();
+    if (last.fd === undefined) {
+      try {
+        last.fd = openSync(last.path, 'r+');
+      } catch (e) {
+        this.#fail('append', e);
+        return undefined;
+      }
+    }
+    return last;
   }
 
-  #roll(): Segment {
+  /** Starts a new segment; undefined (recorded) if it cannot be created: the current one stays. */
+  #roll(): Segment | undefined {
     const last = this.#segments.at(-1);
-    if (last?.fd !== undefined) {
-      fdatasyncSync(last.fd);
-      closeSync(last.fd);
-      last.fd = undefined;
-    }
     const id = (last?.id ?? 0) + 1;
     const path = join(this.options.dir, `${String(id).padStart(20, '0')}.seg`);
-    const seg: Segment = { id, path, fd: openSync(path, 'w+'), bytes: 0 };
+    let fd: number;
+    try {
+      fd = openSync(path, 'w+');
+    } catch (e) {
+      this.#fail('roll', e);
+      return undefined;
+    }
+    if (last?.fd !== undefined) {
+      this.#fsync(last.fd);
+      this.#closeQuietly(last.fd);
+      last.fd = undefined;
+    }
+    const seg: Segment = { id, path, fd, bytes: 0, torn: false };
     this.#segments.push(seg);
     return seg;
   }
@@ -338,7 +513,7 @@ export class Spool {
         }
         o = d.next;
       }
-      this.#segments.push({ id, path, fd: undefined, bytes: o });
+      this.#segments.push({ id, path, fd: undefined, bytes: o, torn: false });
     }
     const first = this.#segments[0];
     const firstOffset = first && first.id === ackedId ? Math.min(ackedOffset, first.bytes) : 0;
@@ -346,8 +521,9 @@ export class Spool {
     this.#read = { ...this.#acked };
     this.#size = recovery.records;
     recovery.segments = this.#segments.length;
-    const last = this.#segments.at(-1);
-    if (last) last.fd = openSync(last.path, 'r+');
+    // Opened for appending now if it can be (a read-only disk still replays; appends then fail
+    // and are recorded, and each one tries to open it again).
+    if (this.#segments.length > 0) this.#active();
     return recovery;
   }
 }

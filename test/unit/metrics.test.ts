@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { BridgeMetrics } from '../../src/metrics/metrics.ts';
-import { COUNTERS, GAUGES, metricsRegistry } from '../../src/metrics/prometheus.ts';
+import { COUNTERS, GAUGES, LABELLED, metricsRegistry } from '../../src/metrics/prometheus.ts';
 
 test('docs/metrics.md documents exactly the exported ws2kafka series', async () => {
   const doc = await readFile(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
@@ -10,7 +10,7 @@ test('docs/metrics.md documents exactly the exported ws2kafka series', async () 
   const registry = metricsRegistry(new BridgeMetrics());
   const exported = (await registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => !n.startsWith('ws2kafka_process_')).sort();
   assert.deepEqual(documented, exported);
-  assert.deepEqual(exported, [...COUNTERS.map((c) => c[0]), ...GAUGES.map((g) => g[0])].sort());
+  assert.deepEqual(exported, [...COUNTERS.map((c) => c[0]), ...GAUGES.map((g) => g[0]), ...LABELLED.map((l) => l[0])].sort());
 });
 
 test('the metrics line has the old tool\'s shape and counts acknowledgements', async () => {
@@ -25,4 +25,17 @@ test('the metrics line has the old tool\'s shape and counts acknowledgements', a
   const text = await metricsRegistry(m).metrics();
   assert.match(text, /^ws2kafka_events_produced_total 7$/m);
   assert.match(text, /^ws2kafka_buffer_events 3$/m);
+});
+
+test('produce errors and problems are counted by code', async () => {
+  const m = new BridgeMetrics();
+  m.countProduceError('NOT_LEADER_OR_FOLLOWER');
+  m.countProduceError('NOT_LEADER_OR_FOLLOWER');
+  m.countProduceError('NETWORK');
+  m.countError('KAFKA_RECORD_TOO_LARGE', 'a record of 2000000 bytes');
+  const text = await metricsRegistry(m).metrics();
+  assert.match(text, /^ws2kafka_produce_errors_total\{code="NOT_LEADER_OR_FOLLOWER"\} 2$/m);
+  assert.match(text, /^ws2kafka_produce_errors_total\{code="NETWORK"\} 1$/m);
+  assert.match(text, /^ws2kafka_errors_total\{code="KAFKA_RECORD_TOO_LARGE"\} 1$/m);
+  assert.equal(m.lastError?.code, 'KAFKA_RECORD_TOO_LARGE');
 });

@@ -1,6 +1,6 @@
 // The spool on a real directory: order, acknowledgement, segment deletion, limits, crash recovery.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -151,4 +151,132 @@ test('a record larger than a read chunk and than the batch size (a big dead-lett
   assert.equal(got[1]!.headers[0]![1].toString(), 'not JSON');
   assert.equal(q(got[2]!), 2);
   spool.close();
+});
+
+// Write errors, with real failing files rather than a fake file system: a directory where a file
+// is expected (EISDIR), /dev/full (every write: ENOSPC) and /dev/null (fdatasync: EINVAL). A disk
+// that fills up, cuts a write short and gets room again is in test/integration/spool-disk-full.test.ts.
+const segName = (id: number) => `${String(id).padStart(20, '0')}.seg`;
+const onDisk = (dir: string) => segments(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+
+test('a new segment that cannot be created: append returns what fit in the current one, nothing partial; once it can, appending goes on', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+  const { spool } = open(dir);
+  assert.equal(spool.append(range(0, 40).map(rec)), 40);
+  assert.equal(segments(dir).length, 1);
+  mkdirSync(join(dir, segName(2))); // openSync(…, 'w+') of the next segment: EISDIR
+  let written = 0;
+  assert.doesNotThrow(() => (written = spool.append(range(40, 200).map(rec))));
+  assert.ok(written > 0 && written < 160, `wrote ${written}`);
+  assert.equal(spool.writeError?.code, 'EISDIR');
+  assert.equal(spool.writeError.op, 'roll');
+  assert.ok(spool.writeError.at > 0 && spool.writeError.message.length > 0);
+  assert.equal(spool.writeErrors, 1);
+  assert.equal(spool.failing, true);
+  assert.equal(spool.full, false, 'full is about the byte limit only');
+  assert.equal(spool.size, 40 + written);
+  assert.equal(statSync(join(dir, segName(1))).size, spool.bytes, 'the segment holds exactly the records counted');
+  assert.equal(spool.append([rec(40 + written)]), 0, 'still no new segment');
+  assert.equal(spool.writeErrors, 2);
+  rmdirSync(join(dir, segName(2)));
+  assert.equal(spool.append(range(40 + written, 200).map(rec)), 160 - written);
+  assert.equal(spool.writeError, undefined, 'cleared by the append that succeeded');
+  assert.equal(spool.failing, false);
+  assert.equal(spool.writeErrors, 2);
+  assert.equal(onDisk(dir), spool.bytes);
+  assert.deepEqual(spool.read(1 << 20).map(q), range(0, 200));
+  spool.close();
+  const again = open(dir);
+  assert.equal(again.recovery.records, 200);
+  assert.deepEqual(again.recovery.cut, []);
+  assert.deepEqual(again.spool.read(1 << 20).map(q), range(0, 200));
+  again.spool.close();
+});
+
+test('a segment whose writes fail (ENOSPC): append returns 0 and counts nothing; the records before it are still read and acknowledged', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+  const { spool } = open(dir);
+  assert.equal(spool.append(range(0, 60).map(rec)), 60);
+  const before = { size: spool.size, bytes: spool.bytes, unread: spool.unread };
+  symlinkSync('/dev/full', join(dir, segName(2))); // the next segment: every write is ENOSPC
+  let written = -1;
+  assert.doesNotThrow(() => (written = spool.append(range(60, 200).map(rec))));
+  assert.ok(written >= 0 && written < 140, `wrote ${written}`);
+  assert.equal(spool.writeError?.code, 'ENOSPC');
+  assert.equal(spool.writeError.op, 'append');
+  assert.equal(spool.writeErrors, 1);
+  assert.equal(spool.size, before.size + written);
+  assert.equal(spool.unread, before.unread + written);
+  assert.equal(onDisk(dir), spool.bytes, 'nothing counted that is not in a segment');
+  assert.equal(spool.append([rec(1000)]), 0);
+  assert.equal(spool.writeErrors, 2);
+  assert.equal(spool.append([]), 0);
+  assert.equal(spool.writeErrors, 2, 'an empty append writes nothing, so nothing fails');
+  assert.ok(spool.failing, 'and does not clear the error');
+  const got = spool.read(1 << 20).map(q);
+  assert.deepEqual(got, range(0, 60 + written));
+  spool.ack(got.length);
+  assert.equal(spool.size, 0);
+  assert.equal(spool.bytes, 0);
+  assert.deepEqual(segments(dir), [segName(2)], 'the acknowledged segment was deleted');
+  assert.ok(spool.failing, 'an ack does not clear an append error');
+  unlinkSync(join(dir, segName(2)));
+  spool.close();
+});
+
+test('an acked position that cannot be written: ack does not throw, the error is recorded, the next ack writes it; a restart replays from the last position written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+  const { spool } = open(dir, { segmentBytes: 1 << 20 });
+  spool.append(range(0, 100).map(rec));
+  spool.read(1 << 20);
+  spool.ack(10);
+  const acked = join(dir, 'acked');
+  spool.close();
+  const b = open(dir, { segmentBytes: 1 << 20 }).spool;
+  unlinkSync(acked);
+  mkdirSync(acked); // neither r+ nor w+ opens a directory
+  b.read(1 << 20);
+  assert.doesNotThrow(() => b.ack(20));
+  assert.equal(b.writeError?.code, 'EISDIR');
+  assert.equal(b.writeError.op, 'ack');
+  assert.equal(b.writeErrors, 1);
+  assert.equal(b.size, 70, 'the acknowledgement itself counts');
+  assert.equal(b.append([rec(100)]), 1, 'appending is not affected');
+  assert.equal(b.failing, false, 'an append that succeeded clears the error');
+  b.ack(5);
+  assert.equal(b.writeError?.op, 'ack');
+  rmdirSync(acked);
+  b.ack(5);
+  assert.equal(b.writeError, undefined, 'the next ack that is written clears it');
+  assert.equal(b.writeErrors, 2);
+  b.close();
+  const c = open(dir, { segmentBytes: 1 << 20 });
+  assert.deepEqual(c.spool.read(1 << 20).map(q), [...range(40, 100), 100]);
+  c.spool.close();
+});
+
+test('fdatasync failures are recorded, not thrown; the append around them still counts what it wrote', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+  symlinkSync('/dev/null', join(dir, segName(1))); // writes vanish, fdatasync: EINVAL
+  const { spool } = open(dir, { fsync: 'always' });
+  let written = 0;
+  assert.doesNotThrow(() => (written = spool.append(range(0, 10).map(rec))));
+  assert.equal(written, 10);
+  assert.equal(spool.writeError?.code, 'EINVAL');
+  assert.equal(spool.writeError.op, 'fsync');
+  assert.equal(spool.writeErrors, 1);
+  assert.doesNotThrow(() => spool.close());
+  unlinkSync(join(dir, segName(1)));
+
+  // A roll syncs the segment it leaves: that fails, and the append goes on into the new one.
+  symlinkSync('/dev/null', join(dir, segName(1)));
+  const b = open(dir, { fsync: 'never' }).spool;
+  assert.equal(b.append(range(0, 200).map(rec)), 200);
+  assert.ok(segments(dir).length > 1);
+  assert.equal(b.writeError?.op, 'fsync', 'not cleared by an append during which an fsync failed');
+  assert.equal(b.writeErrors, 1);
+  assert.equal(b.append([rec(200)]), 1);
+  assert.equal(b.writeError, undefined, 'cleared by the next append');
+  assert.doesNotThrow(() => b.close());
+  unlinkSync(join(dir, segName(1)));
 });
