@@ -89,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
   process.removeListener('SIGTERM', onSignal);
   const s = proxy.stats();
   await proxy.close();
-  log.info({ reason: result.reason, upstreamEvents: s.upstream.events, reconnects: s.upstream.reconnects, clients: s.clients.total, slowConsumers: s.clients.slowConsumers }, 'stopped');
+  log.info({ reason: result.reason, upstreamEvents: s.upstream.events, reconnects: s.upstream.reconnects, framesFailed: s.upstream.framesFailed, clients: s.clients.total, slowConsumers: s.clients.slowConsumers }, 'stopped');
   log.flush();
   if (result.code !== 0) throw new Ws2kError('AUTH_FAILED', result.reason);
   return 0;

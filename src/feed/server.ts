@@ -93,7 +93,7 @@ export class FeedClient {
    * Queues a data frame. False when the client is not open or has just been disconnected as a slow
    * consumer (its unsent data exceeded the limit); `written` then is never called.
    */
-  send(frame: string | Buffer, written?: WrittenCallback): boolean {
+  send(frame: string | Buffer, written?: WrittenCallback, binary = false): boolean {
     if (this.state !== 'authenticated') return false;
     if (this.#ws.bufferedAmount > this.#server.options.slowConsumerBytes) {
       this.disconnect(Status.slowConsumer, StatusMessages.slowConsumer, 'slow_consumer', true);
@@ -101,7 +101,7 @@ export class FeedClient {
     }
     this.frames++;
     this.bytes += typeof frame === 'string' ? frame.length : frame.byteLength;
-    this.#ws.send(frame, { binary: false }, written);
+    this.#ws.send(frame, { binary }, written);
     return true;
   }
 

@@ -13,14 +13,24 @@
 //   stay open across upstream reconnects. A local client is told nothing about the upstream.
 // - A malformed upstream frame (not a JSON array of objects) is forwarded whole to every client
 //   subscribed to anything (the proxy cannot know whom it was meant for), counted and logged.
+// - An upstream frame that cannot be handled is dropped (forwarded to nobody), counted and logged at
+//   most every 5 s; the connection and every client's stream go on: a text frame that is not valid
+//   UTF-8 (a client's ws would close with 1007 on it), a binary frame (Polygon sends none), or one
+//   whose handling throws (e.g. an ev or key with an escape that does not decode). What is known to
+//   throw (decoding escapes) runs before the first byte is sent: a dropped frame reaches no client.
+// - Everything done for one client message, connect or close runs inside a guard too: a throw
+//   there is counted and logged at most every 5 s, the client gets an `error` status, the others
+//   are unaffected. Likewise an HTTP request (answered 500).
 // - Sending to a client never waits: a client whose unsent data passes slowConsumerBytes gets
 //   slow_consumer and is cut off (FeedClient.send); counted and logged. Upstream is never paused.
 //
 // GET /stats on the local port reports upstream and per-client counters (no keys); GET /health
 // answers 200 while upstream is streaming, else 503.
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { redactUrl } from '../config/parse.ts';
+import { Status } from '../feed/protocol.ts';
 import { FeedServer, type FeedClient } from '../feed/server.ts';
 import { PolygonSource, type Gap } from '../source/polygon-source.ts';
 import { Slices, splitFrame } from '../split/split.ts';
@@ -36,6 +46,15 @@ const MAX_EVENTS_PER_FRAME = 100_000;
 const CLOSED_KEPT = 100;
 const GAPS_KEPT = 20;
 const LOG_EVERY_MS = 5000;
+
+/** Why an upstream frame was dropped; `error: <message>` when handling it threw. */
+export const FrameFailures = {
+  INVALID_UTF8: 'invalid UTF-8',
+  BINARY: 'binary frame',
+} as const;
+
+/** Sent to a local client whose message the proxy failed to handle (details: the proxy's log). */
+const CLIENT_ERROR_MESSAGE = 'the proxy failed to handle this message; see its log';
 
 export interface ProxyConnectionStats {
   id: number;
@@ -69,8 +88,20 @@ export interface ProxyStats {
     malformedFrames: number;
     /** Events without an `ev` field: forwarded to nobody. */
     eventsWithoutEv: number;
+    /** Frames dropped, forwarded to nobody: not valid UTF-8, binary, or handling them threw. */
+    framesFailed: number;
+    framesFailedBy: { invalidUtf8: number; binary: number; error: number };
+    /** The last dropped frame: when, and why (a FrameFailures value or `error: <message>`). */
+    lastFrameFailure: Failure | null;
   };
-  clients: { open: number; total: number; slowConsumers: number };
+  clients: {
+    open: number;
+    total: number;
+    slowConsumers: number;
+    /** Client messages, connects or closes whose handling threw (the client got an error status). */
+    messagesFailed: number;
+    lastMessageFailure: Failure | null;
+  };
   connections: ProxyConnectionStats[];
 }
 
@@ -79,6 +110,11 @@ export interface ProxyServer {
   statsUrl: string;
   stats(): ProxyStats;
   close(): Promise<void>;
+}
+
+export interface Failure {
+  at: string;
+  reason: string;
 }
 
 type Local = { client: FeedClient; matcher: ClientMatcher; events: number; malformedFrames: number };
@@ -110,6 +146,11 @@ class ProxyFeed implements ProxyServer {
   #gaps = 0;
   #recentGaps: Gap[] = [];
   #lastMalformedLog = 0;
+  #invalidUtf8 = 0;
+  #binary = 0;
+  #frameErrors = 0;
+  #frameFailures: FailureLog;
+  #clientFailures: FailureLog;
   // per-frame scratch (the hot path allocates nothing per event)
   #slices = new Slices(MAX_EVENTS_PER_FRAME);
   #frameEvents = new FrameEvents(MAX_EVENTS_PER_FRAME);
@@ -119,6 +160,8 @@ class ProxyFeed implements ProxyServer {
   constructor(o: ProxyOptions) {
     this.#o = o;
     this.#log = o.log;
+    this.#frameFailures = new FailureLog(o.log, 'framesFailed', 'upstream frames dropped (forwarded to nobody; the connection and the clients go on)');
+    this.#clientFailures = new FailureLog(o.log, 'messagesFailed', 'local client messages the proxy failed to handle (each client got an error status; the others are unaffected)');
     this.#feed = new FeedServer({
       host: o.host,
       port: o.port,
@@ -128,17 +171,19 @@ class ProxyFeed implements ProxyServer {
       maxConnectionsPerKey: o.maxConnections,
       slowConsumerBytes: o.slowConsumerBytes,
       logger: o.log.child({ side: 'local' }),
-      onConnect: (c) => this.#onConnect(c),
-      onSubscriptions: () => this.#updateUnion(),
-      onClose: (c) => this.#onClose(c),
-      http: (req, res, url) => this.#http(req, res, url),
+      // Each entry from a local socket is guarded; a client's messages through #guardMessages.
+      onConnect: (c) => this.#guard(c, 'connect', () => this.#onConnect(c)),
+      onSubscriptions: (c) => this.#guard(c, 'subscriptions', () => this.#updateUnion()),
+      onClose: (c) => this.#guard(c, 'close', () => this.#onClose(c)),
+      http: (req, res, url) => this.#guardHttp(req, res, url),
     });
     this.#source = new PolygonSource({
       url: o.upstream,
       apiKey: o.apiKey,
       subscribe: '',
       log: o.log.child({ side: 'upstream' }),
-      onFrame: (frame) => this.#onFrame(frame),
+      // Text frames come unchecked (skipUTF8Validation), binary ones too: both judged in #onFrame.
+      onFrame: (frame, _receivedAt, isBinary) => this.#onFrame(frame, isBinary),
       onGap: (gap) => this.#onGap(gap),
       onReconnect: () => this.#reconnects++,
       onFatal: (err) => {
@@ -162,6 +207,8 @@ class ProxyFeed implements ProxyServer {
   async close(): Promise<void> {
     this.#source.stop();
     await this.#feed.close();
+    this.#frameFailures.close();
+    this.#clientFailures.close();
   }
 
   stats(): ProxyStats {
@@ -181,15 +228,51 @@ class ProxyFeed implements ProxyServer {
         statusEvents: this.#statusEvents,
         malformedFrames: this.#malformed,
         eventsWithoutEv: this.#withoutEv,
+        framesFailed: this.#frameFailures.count,
+        framesFailedBy: { invalidUtf8: this.#invalidUtf8, binary: this.#binary, error: this.#frameErrors },
+        lastFrameFailure: this.#frameFailures.last,
       },
-      clients: { open: this.#locals.size, total: this.#totalClients, slowConsumers: this.#slowConsumers },
+      clients: {
+        open: this.#locals.size,
+        total: this.#totalClients,
+        slowConsumers: this.#slowConsumers,
+        messagesFailed: this.#clientFailures.count,
+        lastMessageFailure: this.#clientFailures.last,
+      },
       connections,
     };
   }
 
-  /** The hot path: one upstream frame to every local client that wants some of it. */
-  #onFrame(frame: Buffer): void {
+  /**
+   * One upstream frame, inside the guard: a binary frame, a text frame that is not valid UTF-8, or
+   * one whose handling throws is dropped and counted; the connection and every client go on.
+   */
+  #onFrame(frame: Buffer, isBinary: boolean): void {
     this.#frames++;
+    try {
+      if (isBinary) {
+        // Polygon documents text frames only; forwarded, it would not even be the same message.
+        this.#binary++;
+        this.#frameFailures.add(FrameFailures.BINARY, { bytes: frame.length });
+        return;
+      }
+      // PolygonSource has ws skip its UTF-8 check (which would close the connection with 1007):
+      // checked here, before the splitter, so that such a frame is never forwarded, not even whole
+      // as a malformed one (each client's ws would close with 1007 instead).
+      if (!isUtf8(frame)) {
+        this.#invalidUtf8++;
+        this.#frameFailures.add(FrameFailures.INVALID_UTF8, { bytes: frame.length });
+        return;
+      }
+      this.#route(frame);
+    } catch (err) {
+      this.#frameErrors++;
+      this.#frameFailures.add(`error: ${errorMessage(err)}`, { bytes: frame.length });
+    }
+  }
+
+  /** The hot path: one upstream frame to every local client that wants some of it. */
+  #route(frame: Buffer): void {
     const slices = this.#slices;
     splitFrame(frame, slices);
     if (slices.error !== undefined) {
@@ -199,6 +282,11 @@ class ProxyFeed implements ProxyServer {
     const events = this.#frameEvents;
     const statuses = this.#statuses;
     const data = events.load(frame, slices, statuses);
+    // Escaped keys are decoded now (the rare path; the others on demand, per client), so that a
+    // frame that cannot be decoded fails before anything of it is sent or acted on.
+    if (slices.escaped.subarray(0, slices.count).includes(1)) {
+      for (let e = 0; e < slices.count; e++) if (slices.escaped[e] === 1) events.key(frame, slices, e);
+    }
     for (let i = 0; i < statuses.length; i++) this.#status(frame, statuses[i]!);
     const withoutEv = slices.count - data - statuses.length;
     if (withoutEv > 0) this.#withoutEv += withoutEv;
@@ -253,8 +341,44 @@ class ProxyFeed implements ProxyServer {
   }
 
   #onConnect(c: FeedClient): void {
+    this.#guardMessages(c);
     this.#totalClients++;
     this.#locals.set(c.id, { client: c, matcher: new ClientMatcher(c.subscriptions), events: 0, malformedFrames: 0 });
+  }
+
+  /**
+   * Puts everything done for one message of `c` inside the guard: FeedClient parses and applies it
+   * (auth, subscribe, unsubscribe), then calls back here (#updateUnion). The guard wraps the
+   * client's own handler, which FeedServer calls from the socket's message event.
+   */
+  #guardMessages(c: FeedClient): void {
+    const handle = c.onMessage.bind(c);
+    c.onMessage = (text: string) => this.#guard(c, 'message', () => handle(text));
+  }
+
+  /** Runs `fn` for client `c`; a throw is counted, logged, and answered with an error status. */
+  #guard(c: FeedClient, what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#clientFailures.add(`${what}: ${errorMessage(err)}`, { conn: c.id });
+      try {
+        c.status(Status.error, CLIENT_ERROR_MESSAGE);
+      } catch {
+        // the client's socket is gone: nothing to tell
+      }
+    }
+  }
+
+  #guardHttp(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    try {
+      return this.#http(req, res, url);
+    } catch (err) {
+      this.#clientFailures.add(`http ${url.pathname}: ${errorMessage(err)}`, {});
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error\n');
+      return true;
+    }
   }
 
   #onClose(c: FeedClient): void {
@@ -321,4 +445,59 @@ function connectionStats(l: Local): ProxyConnectionStats {
     unsentBytes: c.state === 'closed' ? 0 : c.unsentBytes,
     closeReason: c.closeReason ?? null,
   };
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A failure counter with a rate-limited log: at most one line per LOG_EVERY_MS, the first at once,
+ * the rest summed up in one line when the interval ends (a timer, only while some are unlogged).
+ */
+class FailureLog {
+  count = 0;
+  last: Failure | null = null;
+  #log: Logger;
+  #name: string;
+  #msg: string;
+  #unlogged = 0;
+  #lastFields: object = {};
+  #loggedAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(log: Logger, name: string, msg: string) {
+    this.#log = log;
+    this.#name = name;
+    this.#msg = msg;
+  }
+
+  add(reason: string, fields: object): void {
+    this.count++;
+    const now = Date.now();
+    this.last = { at: new Date(now).toISOString(), reason };
+    this.#unlogged++;
+    this.#lastFields = fields;
+    if (now - this.#loggedAt >= LOG_EVERY_MS) this.#flush();
+    else this.#timer ??= setTimeout(() => this.#flush(), LOG_EVERY_MS - (now - this.#loggedAt)).unref();
+  }
+
+  /** Logs what is still unlogged, at once. */
+  close(): void {
+    this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#unlogged === 0) return;
+    const since = this.#unlogged;
+    this.#unlogged = 0;
+    try {
+      this.#log.warn({ [this.#name]: this.count, sinceLastLine: since, last: { ...this.#lastFields, reason: this.last?.reason } }, this.#msg);
+    } catch {
+      // a failing logger must not turn a counted failure into a crash
+    }
+    this.#loggedAt = Date.now();
+  }
 }

@@ -460,7 +460,8 @@ export class KafkaSink {
     const m = this.#o.metrics;
     const onTaggedAck = this.#o.onTaggedAck;
     // Records the outcome names (refused: dead letters now; held: kept apart) are not acknowledged.
-    const skip = outcome.refused.length + outcome.held.length > 0 ? this.#settleOutcome(batch, outcome) : undefined;
+    const refusals: Array<() => void> = [];
+    const skip = outcome.refused.length + outcome.held.length > 0 ? this.#settleOutcome(batch, outcome, refusals) : undefined;
     let i = 0;
     const account = (receivedAt: number) => {
       if (skip !== undefined && skip[i++] === 1) return;
@@ -496,6 +497,7 @@ export class KafkaSink {
       this.#o.log.info({ spooled: this.#o.spool!.size }, 'Kafka acknowledges again: new events go to the memory buffer, the spool drains ahead of them');
     }
     this.#retryDelay = RETRY_MIN_MS;
+    for (const refuse of refusals) refuse();
     if (this.#pending.length > 0 && !this.#flushScheduled) this.#flushPending();
     if (this.#wasFull && this.queue.size < this.queue.capacity * 0.9 && !(this.#o.spool?.full ?? false) && this.#pending.length === 0) {
       this.#wasFull = false;
@@ -508,7 +510,7 @@ export class KafkaSink {
    * Refused records go to the dead-letter topic (through onRefused); records of held topics move
    * to the held store, in order. Returns a mask (1: not acknowledged) by index in the batch.
    */
-  #settleOutcome(batch: Inflight, outcome: SendOutcome): Uint8Array {
+  #settleOutcome(batch: Inflight, outcome: SendOutcome, refusals: Array<() => void>): Uint8Array {
     const skip = new Uint8Array(batch.messages.length);
     const m = this.#o.metrics;
     const times = batch.times;
@@ -530,11 +532,14 @@ export class KafkaSink {
       }
       m.countError(r.code === 10 ? 'KAFKA_RECORD_TOO_LARGE' : 'KAFKA_RECORD_REFUSED', r.detail);
       m.recordsRefused++;
-      this.#o.onRefused?.(record, r.code === 10 ? 'KAFKA_RECORD_TOO_LARGE' : 'KAFKA_RECORD_REFUSED', r.detail, receivedAt(r.index));
+      // Offered once the batch has left the queue (an offer may start the next send).
+      const at = receivedAt(r.index);
+      refusals.push(() => this.#o.onRefused?.(record, r.code === 10 ? 'KAFKA_RECORD_TOO_LARGE' : 'KAFKA_RECORD_REFUSED', r.detail, at));
       const now = Date.now();
       if (now - this.#lastRefusedLog > 5000) {
         this.#lastRefusedLog = now;
-        this.#o.log.warn({ topic: record.topic, code: produceErrorName(r.code), detail: r.detail, refused: m.recordsRefused, deadLetterTopic: this.#o.deadLetterTopic }, 'Kafka will not take a record: sent to the dead-letter topic (the others go on)');
+        const ours = r.code === 10 ? 'KAFKA_RECORD_TOO_LARGE' : 'KAFKA_RECORD_REFUSED';
+        this.#o.log.warn({ topic: record.topic, code: ours, kafkaError: produceErrorName(r.code), detail: r.detail, refused: m.recordsRefused, deadLetterTopic: this.#o.deadLetterTopic }, `[${ours}] Kafka will not take a record: sent to the dead-letter topic (the others go on)`);
       }
     }
     if (outcome.held.length > 0 && batch.from !== 'held') {

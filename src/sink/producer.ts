@@ -34,6 +34,8 @@ const PRODUCE_MAX_VERSION = 11;
 export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const MESSAGE_TOO_LARGE = 10;
+/** How long prepare() waits for topics just created to appear in the metadata. */
+const PREPARE_WAIT_MS = 10_000;
 
 /** What send() takes: a record and its topic (the memory queue's records and the spool's both are). */
 export interface SendRecord extends BatchRecord {
@@ -157,7 +159,15 @@ export class BatchProducer {
       }
       this.#version = Math.min(max, PRODUCE_MAX_VERSION);
     }
-    await this.#readMetadata(topics);
+    // Topics created a moment ago may not be in every broker's metadata yet: wait for them a
+    // little (up to PREPARE_WAIT_MS) before holding them as unknown.
+    for (let waited = 0; ; waited += 250) {
+      await this.#readMetadata(topics, waited < PREPARE_WAIT_MS);
+      const late = topics.filter((t) => !this.#leaders.has(t) && this.#held.get(t) === UNKNOWN_TOPIC_OR_PARTITION);
+      if (late.length === 0 || waited >= PREPARE_WAIT_MS) break;
+      for (const t of late) this.#held.delete(t);
+      await new Promise((r) => setTimeout(r, 250));
+    }
     this.#ids ??= await this.#client.initProducerId();
   }
 
@@ -265,13 +275,13 @@ export class BatchProducer {
     }
   }
 
-  async #readMetadata(topics: string[]): Promise<void> {
+  async #readMetadata(topics: string[], quiet = false): Promise<void> {
     if (topics.length === 0) return;
     const md = await this.#client.metadata(topics);
     for (const [topic, leaders] of md.leaders) this.#leaders.set(topic, leaders);
     for (const [topic, code] of md.missing) {
       this.#leaders.delete(topic);
-      if (!this.#held.has(topic)) this.#log.warn({ topic, code: produceErrorName(code) }, `Kafka cannot give the metadata of topic ${topic} (${produceErrorName(code)}): its records wait in the spool until it can`);
+      if (!this.#held.has(topic) && !quiet) this.#log.warn({ topic, code: produceErrorName(code) }, `Kafka cannot give the metadata of topic ${topic} (${produceErrorName(code)}): its records wait in the spool until it can`);
       this.#held.set(topic, code);
     }
     const unknown = [...md.leaders.keys()].filter((t) => !this.#limits.has(t));
@@ -300,12 +310,14 @@ export class BatchProducer {
     let lastTopic = '';
     let lastBase: number[] = [];
     let lastLeaders: number[] | undefined;
+    let lastLimit = 0;
     const bases = new Map<string, number[]>();
     for (let i = 0; i < n; i++) {
       const m = messages[i]!;
       if (m.topic !== lastTopic) {
         lastTopic = m.topic;
         lastLeaders = checkHeld && held.has(lastTopic) ? undefined : this.#leaders.get(lastTopic);
+        lastLimit = this.limitOf(lastTopic);
         let base = bases.get(lastTopic);
         if (base === undefined && lastLeaders !== undefined) {
           base = new Array<number>(lastLeaders.length).fill(-1);
@@ -320,6 +332,14 @@ export class BatchProducer {
         continue;
       }
       const key = m.key;
+      const size = (m.value?.length ?? 0) + (key?.length ?? 0);
+      if (size > lastLimit) {
+        // Larger than the topic takes, before compression: refused, as the Java client refuses a
+        // record over max.request.size whatever compression would make of it.
+        outcome.refused.push({ index: i, code: MESSAGE_TOO_LARGE, detail: `the record is ${size} bytes (key and value), over max.message.bytes ${lastLimit} of topic ${lastTopic}` });
+        slots[i] = -1;
+        continue;
+      }
       const p = key !== undefined && key !== null ? partitionOf(key, lastBase.length) : this.#roundRobin++ % lastBase.length;
       let slot = lastBase[p]!;
       if (slot < 0) {

@@ -4,6 +4,44 @@ import assert from 'node:assert/strict';
 import { murmur2 as clientMurmur2, Reader, readRecordsBatch } from '@platformatic/kafka';
 import { batchCount, murmur2, partitionOf, produceRequestBody, RecordBatchEncoder, stampBatch, type BatchRecord, type Compression } from '../../src/sink/record-batch.ts';
 
+/**
+ * CRC32C (Castagnoli, reflected polynomial 0x82f63b78), bit by bit: written here on purpose,
+ * independent of the table (and native) versions the code under test uses.
+ */
+function crc32cBitwise(data: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of data) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** Kafka record batch v2: baseOffset int64, batchLength int32, partitionLeaderEpoch int32, magic int8, crc uint32, attributes int16, ... */
+const CRC_AT = 8 + 4 + 4 + 1;
+const ATTRIBUTES_AT = CRC_AT + 4;
+
+/** The stored CRC and the CRC32C of the bytes from the attributes to the end of the batch. */
+function batchCrcs(batch: Buffer): { stored: number; computed: number } {
+  return { stored: batch.readUInt32BE(CRC_AT), computed: crc32cBitwise(batch.subarray(ATTRIBUTES_AT)) };
+}
+
+function assertBatchCrc(batch: Buffer, what: string): void {
+  assert.equal(batch[16], 2, `${what}: magic 2`);
+  assert.equal(batch.readInt32BE(8), batch.length - 12, `${what}: batchLength covers the rest of the buffer`);
+  const { stored, computed } = batchCrcs(batch);
+  assert.equal(stored.toString(16), computed.toString(16), `${what}: stored CRC is CRC32C(attributes..end)`);
+}
+
+test('the test\'s own CRC32C gives the standard check values', () => {
+  // The CRC-32C catalogue check value, and RFC 3720 (iSCSI) B.4 vectors.
+  assert.equal(crc32cBitwise(Buffer.from('123456789')), 0xe3069283);
+  assert.equal(crc32cBitwise(Buffer.alloc(32, 0x00)), 0x8a9136aa);
+  assert.equal(crc32cBitwise(Buffer.alloc(32, 0xff)), 0x62a8ab43);
+  assert.equal(crc32cBitwise(Buffer.from(Array.from({ length: 32 }, (_, i) => i))), 0x46dd794e);
+  assert.equal(crc32cBitwise(Buffer.alloc(0)), 0);
+});
+
 test('murmur2 gives the values of Apache Kafka\'s own UtilsTest', () => {
   const cases: Array<[string, number]> = [
     ['21', -973932308],
@@ -64,14 +102,64 @@ for (const compression of ['none', 'lz4', 'snappy', 'gzip', 'zstd'] as Compressi
       assert.deepEqual(headers, want.headers ? [...want.headers].map(([hk, hv]) => [hk.toString(), hv.toString()]) : []);
     });
     // Kafka checks the CRC32C of everything from the attributes on: re-stamping keeps it right.
-    const crcBefore = batch.readUInt32BE(17);
+    assertBatchCrc(batch, `${compression}, as encoded`);
     stampBatch(batch, { producerId: 7n, producerEpoch: 0, baseSequence: 0 });
-    assert.notEqual(batch.readUInt32BE(17), crcBefore);
+    assertBatchCrc(batch, `${compression}, re-stamped`);
     const again = readRecordsBatch(Reader.from(batch));
     assert.equal(again.producerId, 7n);
     assert.equal(again.firstSequence, 0);
   });
 }
+
+test('every batch carries the CRC32C of its bytes from the attributes to the end, for each compression and record count', () => {
+  const ids = { producerId: 123_456_789_012n, producerEpoch: 9, baseSequence: 77 };
+  for (const compression of ['none', 'lz4', 'snappy', 'gzip', 'zstd'] as Compression[]) {
+    // One encoder per compression, reused, as the sink does: a batch must not carry bytes of the previous one.
+    const encoder = new RecordBatchEncoder(compression);
+    for (const n of [1, 2, 4, 17, 500]) {
+      const records: BatchRecord[] = Array.from({ length: n }, (_, i) => ({
+        key: i % 5 === 1 ? undefined : Buffer.from(`SYM${i % 13}`),
+        value: Buffer.from(`{"ev":"T","sym":"SYM${i % 13}","p":${(i * 7.31).toFixed(2)},"q":${i + 1}}`),
+        headers: i % 7 === 3 ? [[Buffer.from('ws2kafka.reason'), Buffer.from(`reason ${i}`)]] : undefined,
+      }));
+      const order = records.map((_, i) => n - 1 - i);
+      const batch = encoder.encode(records, order, 0, n, ids, 1_790_000_000_000 + n);
+      const what = `${compression}, ${n} records`;
+      assert.equal(batchCount(batch), n, what);
+      assertBatchCrc(batch, what);
+      assert.equal(readRecordsBatch(Reader.from(batch)).records.length, n, what);
+      // A sub-range of the same records (from > 0) is a batch of its own, with its own CRC.
+      if (n > 2) assertBatchCrc(encoder.encode(records, order, 1, n - 1, ids, 1_790_000_000_000), `${what}, records 1..${n - 2}`);
+      stampBatch(batch, { producerId: 1n, producerEpoch: 2, baseSequence: 2_000_000_000 });
+      assertBatchCrc(batch, `${what}, re-stamped`);
+    }
+  }
+});
+
+test('the CRC check fails when any one byte after the crc field changes, and only the partition leader epoch and earlier are outside it', () => {
+  const records = sample();
+  for (const compression of ['none', 'zstd'] as Compression[]) {
+    const batch = new RecordBatchEncoder(compression).encode(records, [0, 1, 2, 3], 0, 4, { producerId: 42n, producerEpoch: 3, baseSequence: 1000 }, 1_790_000_000_123);
+    assertBatchCrc(batch, compression);
+    // attributes, last offset delta, timestamps, producer id, epoch, base sequence, count, the records: each byte position.
+    for (let at = ATTRIBUTES_AT; at < batch.length; at++) {
+      const flipped = Buffer.from(batch);
+      flipped[at] = flipped[at]! ^ 0x01;
+      const { stored, computed } = batchCrcs(flipped);
+      assert.notEqual(computed, stored, `${compression}: flipping byte ${at} of ${batch.length} must break the CRC`);
+      assert.throws(() => assertBatchCrc(flipped, `${compression}, byte ${at} flipped`), assert.AssertionError);
+    }
+    // A changed stored CRC is caught too.
+    const badCrc = Buffer.from(batch);
+    badCrc[CRC_AT + 3] = badCrc[CRC_AT + 3]! ^ 0x80;
+    assert.throws(() => assertBatchCrc(badCrc, `${compression}, crc flipped`), assert.AssertionError);
+    // Base offset and partition leader epoch are set by the broker: Kafka leaves them out of the CRC.
+    const outside = Buffer.from(batch);
+    outside.writeBigInt64BE(99n, 0);
+    outside.writeInt32BE(5, 12);
+    assertBatchCrc(outside, `${compression}, base offset and leader epoch changed`);
+  }
+});
 
 test('a batch bigger than the encoder\'s first scratch buffer is written whole', () => {
   const records: BatchRecord[] = Array.from({ length: 3000 }, (_, i) => ({ key: Buffer.from(`K${i}`), value: Buffer.alloc(1000, i & 0xff) }));
@@ -81,6 +169,7 @@ test('a batch bigger than the encoder\'s first scratch buffer is written whole',
   assert.equal(read.records.length, 3000);
   assert.equal(read.records[2999]!.value?.[0], 2999 & 0xff);
   assert.equal(read.records[2999]!.key?.toString(), 'K2999');
+  assertBatchCrc(batch, '3000 records, lz4');
 });
 
 test('a produce request body groups partitions under their topic, in first-seen order', () => {
