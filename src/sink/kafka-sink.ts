@@ -81,6 +81,8 @@ const SPILL_AFTER_MS = 2000;
 /** How long one request may go unanswered before Kafka counts as unavailable. */
 const INFLIGHT_STUCK_MS = 10_000;
 const RETRY_MAX_MS = 5000;
+/** How soon records that found no room in the spool (full, or a write error) are tried again. */
+const FLUSH_RETRY_MS = 500;
 const ORIGIN = performance.timeOrigin;
 
 export class KafkaSink {
@@ -109,6 +111,7 @@ export class KafkaSink {
   #lastOverflowLog = 0;
   #lastRefusedLog = 0;
   #lastSpoolErrorLog = 0;
+  #flushRetry: NodeJS.Timeout | undefined;
   #lastHeldLog = 0;
   #heldDropped = 0;
   #waiters: Array<() => void> = [];
@@ -278,6 +281,12 @@ export class KafkaSink {
           this.#o.spoolFull === 'drop' ? 'SPOOL FULL: dropping events (--spool-full drop); each is counted' : 'SPOOL FULL: pausing the socket until Kafka drains the spool (--spool-full block)',
         );
       }
+      // Try again soon even if nothing is acknowledged meanwhile (a disk that had no room may have
+      // room again; with --durability disk nothing reaches Kafka before the spool takes it).
+      this.#flushRetry ??= setTimeout(() => {
+        this.#flushRetry = undefined;
+        if (!this.#closed && !this.#flushScheduled && this.#pending.length > 0) this.#flushPending();
+      }, FLUSH_RETRY_MS);
       if (this.#o.spoolFull === 'drop') {
         // Events are dropped and counted; control records (gaps, dead letters) wait for room.
         const kept = this.#pending.slice(written).filter((r) => r.receivedAt < 0);
@@ -651,6 +660,7 @@ export class KafkaSink {
     this.#closed = true;
     if (this.#spillTimer) clearInterval(this.#spillTimer);
     if (this.#probeTimer) clearInterval(this.#probeTimer);
+    if (this.#flushRetry) clearTimeout(this.#flushRetry);
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#pending.length > 0) this.#flushPending();

@@ -108,6 +108,8 @@ interface Piece extends PartitionBatch {
   to: number;
   base: number;
   state: number;
+  /** In a request whose response has not come yet: a hold answered by another broker leaves it alone. */
+  inFlight: boolean;
 }
 
 /** The send() not yet fully settled: its messages, their pieces, and what became of them so far. */
@@ -223,6 +225,7 @@ export class BatchProducer {
           codes.push('LEADER_NOT_AVAILABLE');
           continue;
         }
+        p.inFlight = true;
         const list = byLeader.get(leader);
         if (list === undefined) byLeader.set(leader, [p]);
         else list.push(p);
@@ -230,7 +233,9 @@ export class BatchProducer {
       await Promise.all(
         [...byLeader].map(async ([leader, pieces]) => {
           try {
-            const response = await this.#client.produce(leader, this.#version, pieces);
+            const response = await this.#client.produce(leader, this.#version, pieces).finally(() => {
+              for (const p of pieces) p.inFlight = false;
+            });
             this.#settle(pending, pieces, response, failures, codes);
           } catch (err) {
             this.#refresh = true;
@@ -377,7 +382,7 @@ export class BatchProducer {
     const batch = this.#encoder.encode(messages, order, from, to, { ...this.#ids!, baseSequence: base % 0x80000000 }, now);
     const limit = this.limitOf(topic);
     if (batch.length <= limit) {
-      out.push({ topic, partition, tp, batch, order, from, to, base: base % 0x80000000, state: PIECE_PENDING });
+      out.push({ topic, partition, tp, batch, order, from, to, base: base % 0x80000000, state: PIECE_PENDING, inFlight: false });
       return base + (to - from);
     }
     if (to - from > 1) {
@@ -430,7 +435,8 @@ export class BatchProducer {
   #holdTopic(pending: PendingSend, topic: string, code: number): void {
     const firstBase = new Map<string, number>();
     for (const p of pending.pieces) {
-      if (p.topic !== topic || p.state !== PIECE_PENDING) continue;
+      // A piece in flight at another broker is settled by its own response.
+      if (p.topic !== topic || p.state !== PIECE_PENDING || p.inFlight) continue;
       p.state = PIECE_HELD;
       if (!firstBase.has(p.tp)) firstBase.set(p.tp, p.base);
       for (let k = p.from; k < p.to; k++) pending.outcome.held.push({ index: p.order[k]!, code });
