@@ -3,7 +3,7 @@
 // the connection and the last moment data arrived; a clean stop marks it clean. A run that finds
 // it unclean knows the previous one died (SIGKILL, OOM, power) and that the feed's data since
 // `last_data_at` was never read: it reports that window as a gap record.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface RunState {
@@ -32,13 +32,46 @@ export class RunStateFile {
     return p !== undefined && !p.clean && p.connection_id !== '' && p.last_data_at > 0 ? p : undefined;
   }
 
-  write(connectionId: string, lastDataAt: number, clean: boolean): void {
+  /** The error of the last write that failed (cleared by one that succeeds). */
+  writeError: NodeJS.ErrnoException | undefined;
+
+  /**
+   * Records the state; never throws. On a full or failing disk the atomic rename cannot get a new
+   * file: the state is then written over the old file in place (it is padded to a fixed length, so
+   * this needs no new blocks), and if even that fails the error is kept in `writeError` and the
+   * old state stays (a crash then reports a longer gap than it was: more, never less).
+   */
+  write(connectionId: string, lastDataAt: number, clean: boolean): boolean {
     const state: RunState = { pid: process.pid, connection_id: connectionId, last_data_at: lastDataAt, clean, updated_at: Date.now() };
+    const text = (JSON.stringify(state) + '\n').padEnd(STATE_BYTES, ' ');
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(state) + '\n');
-    renameSync(tmp, this.file);
+    try {
+      writeFileSync(tmp, text);
+      renameSync(tmp, this.file);
+      this.writeError = undefined;
+      return true;
+    } catch (err) {
+      try {
+        rmSync(tmp, { force: true });
+        // The rename could not be done: rewrite the old file in place.
+        const fd = openSync(this.file, 'r+');
+        try {
+          writeSync(fd, text, 0);
+        } finally {
+          closeSync(fd);
+        }
+        this.writeError = undefined;
+        return true;
+      } catch {
+        this.writeError = err as NodeJS.ErrnoException;
+        return false;
+      }
+    }
   }
 }
+
+/** The state file's fixed length (JSON padded with spaces): an in-place rewrite needs no new blocks. */
+const STATE_BYTES = 256;
 
 function readState(file: string): RunState | undefined {
   try {
