@@ -4,11 +4,14 @@
 // reasons and codes, and SIGTERM still exits 0.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { readToEnd, type ReadRecord } from '../../src/kafka/read.ts';
-import { startBridge, testTopics } from '../helpers/bridge.ts';
+import { startMockServer } from '../../src/mock/server.ts';
+import { startBridge, testTopics, type BridgeProcess, type TestTopics } from '../helpers/bridge.ts';
 import { startScriptedFeed } from '../helpers/feed.ts';
 import { testBrokers } from '../helpers/kafka.ts';
 
@@ -25,99 +28,115 @@ async function metric(port: number, line: RegExp): Promise<number> {
   return Number(line.exec(text)?.[1] ?? 0);
 }
 
-/** Good events: `[{"ev":"T","sym":"K<k>","q":<q>,...}]`, q increasing, ten keys. */
-function good(q: number, extra = ''): string {
+/** A good event: `{"ev":"T","sym":"K<k>","q":<q>,...}`, q increasing, ten keys. */
+function goodEvent(q: number, extra = ''): string {
   return `{"ev":"T","sym":"K${q % 10}","q":${q},"p":${(q % 997) / 7},"s":${q % 300}${extra}}`;
 }
 
-test('hostile frames between good ones: each costs only itself, nothing else is lost, no reconnect', { timeout: 180_000 }, async (t) => {
-  const topics = testTopics((fn) => t.after(fn));
-  const feed = await startScriptedFeed();
-  t.after(() => feed.close());
-  const port = await freePort();
-  const bridge = startBridge(['--url', feed.url, '--metrics-port', String(port), '--metrics-interval', '0', '--max-key-bytes', '64', ...topics.flags]);
-  t.after(() => bridge.proc.kill('SIGKILL'));
-  t.after(() => { if (process.env['HOSTILE_LOG']) writeFileSync(process.env['HOSTILE_LOG'], bridge.stderr()); });
-  await feed.subscribed();
+interface BadFrame {
+  frame: Buffer;
+  /** The code its dead letter must carry, and what its reason must mention. */
+  code: string;
+  reason: RegExp;
+  binary?: boolean;
+}
 
+/** The frames to send, in order, and what must come of them. */
+interface HostileScript {
+  frames: Array<{ frame: Buffer; binary: boolean }>;
+  good: string[];
+  bad: BadFrame[];
+  huge: string;
+  longKey: string;
+}
+
+/**
+ * Good single-event frames with, between them, every kind of bad frame, a frame of 5,000 events, an
+ * event of 1.5 MB (over Kafka's default max.message.bytes) and an event whose key is over
+ * --max-key-bytes 64 inside a frame of good ones.
+ */
+function hostileScript(withBinary: boolean): HostileScript {
   const deep = `[{"ev":"T","sym":"DEEP","x":${'['.repeat(100)}${']'.repeat(100)}}]`;
-  // [frame, code the dead letter must carry, reason it must mention]
-  const bad: Array<[Buffer, string, RegExp, boolean?]> = [
-    [Buffer.from('[{"ev":"T","sym":"BAD\\q","p":1}]'), 'MALFORMED_FRAME', /invalid escape/],
-    [Buffer.from('[{"ev":"T\\q","sym":"A","p":1}]'), 'MALFORMED_FRAME', /invalid escape/],
-    [Buffer.from('[{"ev":"T","sym":"A","v":"x\\qy"}]'), 'MALFORMED_FRAME', /invalid escape/],
-    [Buffer.from('[{"ev":"T","sym":"\\u12G4","p":1}]'), 'MALFORMED_FRAME', /invalid escape/],
-    [Buffer.from('[{"ev":"T","sym":"\\u00"}]'), 'MALFORMED_FRAME', /invalid escape/],
-    [Buffer.concat([Buffer.from('[{"ev":"T","sym":"U'), Buffer.from([0xff, 0xfe]), Buffer.from('","p":1}]')]), 'INVALID_UTF8', /UTF-8/],
-    [Buffer.concat([Buffer.from('[{"ev":"T","sym":"V","p":1}] '), Buffer.from([0xc3])]), 'INVALID_UTF8', /UTF-8/],
-    [Buffer.from('[{"ev":"T","sym":"A","p":1}] trailing'), 'MALFORMED_FRAME', /after the closing bracket/],
-    [Buffer.from('[{"ev":"T","sym":"A","p":1}][{"ev":"T","sym":"B","p":2}]'), 'MALFORMED_FRAME', /after the closing bracket/],
-    [Buffer.from(deep), 'TOO_DEEP', /deeper/],
-    [Buffer.from('[{"ev":"T","sym":"N","p":01}]'), 'MALFORMED_FRAME', /number/],
-    [Buffer.from('[{"ev":"T","sym":"L","ok":tru}]'), 'MALFORMED_FRAME', /literal|unexpected/],
-    [Buffer.from('not json at all'), 'MALFORMED_FRAME', /not a JSON array/],
-    [Buffer.from('[1,2,3]'), 'MALFORMED_FRAME', /not an object/],
-    [Buffer.from('[{"ev":"T","sym":"BIN","p":1}]'), 'BINARY_FRAME', /binary frame/, true],
+  const bad: BadFrame[] = [
+    { frame: Buffer.from('[{"ev":"T","sym":"BAD\\q","p":1}]'), code: 'MALFORMED_FRAME', reason: /invalid escape/ },
+    { frame: Buffer.from('[{"ev":"T\\q","sym":"A","p":1}]'), code: 'MALFORMED_FRAME', reason: /invalid escape/ },
+    { frame: Buffer.from('[{"ev":"T","sym":"A","v":"x\\qy"}]'), code: 'MALFORMED_FRAME', reason: /invalid escape/ },
+    { frame: Buffer.from('[{"ev":"T","sym":"\\u12G4","p":1}]'), code: 'MALFORMED_FRAME', reason: /invalid escape/ },
+    { frame: Buffer.from('[{"ev":"T","sym":"\\u00"}]'), code: 'MALFORMED_FRAME', reason: /invalid escape/ },
+    { frame: Buffer.concat([Buffer.from('[{"ev":"T","sym":"U'), Buffer.from([0xff, 0xfe]), Buffer.from('","p":1}]')]), code: 'INVALID_UTF8', reason: /UTF-8/ },
+    { frame: Buffer.concat([Buffer.from('[{"ev":"T","sym":"V","p":1}] '), Buffer.from([0xc3])]), code: 'INVALID_UTF8', reason: /UTF-8/ },
+    { frame: Buffer.from('[{"ev":"T","sym":"A","p":1}] trailing'), code: 'MALFORMED_FRAME', reason: /after the closing bracket/ },
+    { frame: Buffer.from('[{"ev":"T","sym":"A","p":1}][{"ev":"T","sym":"B","p":2}]'), code: 'MALFORMED_FRAME', reason: /after the closing bracket/ },
+    { frame: Buffer.from(deep), code: 'TOO_DEEP', reason: /deeper/ },
+    { frame: Buffer.from('[{"ev":"T","sym":"N","p":01}]'), code: 'MALFORMED_FRAME', reason: /number/ },
+    { frame: Buffer.from('[{"ev":"T","sym":"L","ok":tru}]'), code: 'MALFORMED_FRAME', reason: /literal|unexpected/ },
+    { frame: Buffer.from('not json at all'), code: 'MALFORMED_FRAME', reason: /not a JSON array/ },
+    { frame: Buffer.from('[1,2,3]'), code: 'MALFORMED_FRAME', reason: /not an object/ },
+    ...(withBinary ? [{ frame: Buffer.from('[{"ev":"T","sym":"BIN","p":1}]'), code: 'BINARY_FRAME', reason: /binary frame/, binary: true }] : []),
   ];
-  // A 1.5 MB event (incompressible) on a topic with Kafka's default max.message.bytes.
+  // Incompressible, so no codec could make it fit.
   const huge = `{"ev":"T","sym":"HUGE","pad":"${randomBytes(1_150_000).toString('base64')}"}`;
-  assert.ok(huge.length > 1_500_000);
-  // An event whose key is over --max-key-bytes 64, inside a frame whose other events are good.
   const longKey = `{"ev":"T","sym":"${'L'.repeat(100)}","p":1}`;
-
-  const sent: string[] = [];
+  const frames: HostileScript['frames'] = [];
+  const good: string[] = [];
   let q = 0;
-  const sendGood = async (n: number) => {
+  const sendGood = (n: number) => {
     for (let i = 0; i < n; i++) {
-      const e = good(++q);
-      sent.push(e);
-      await feed.send(`[${e}]`);
+      const e = goodEvent(++q);
+      good.push(e);
+      frames.push({ frame: Buffer.from(`[${e}]`), binary: false });
     }
   };
-  await sendGood(200);
-  for (const [frame, , , binary] of bad) {
-    await feed.send(frame, binary === true);
-    await sendGood(50);
+  sendGood(200);
+  for (const b of bad) {
+    frames.push({ frame: b.frame, binary: b.binary === true });
+    sendGood(50);
   }
-  // One frame of 5,000 events.
   const many: string[] = [];
-  for (let i = 0; i < 5000; i++) many.push(good(++q, ',"c":[14,41]'));
-  sent.push(...many);
-  await feed.send(`[${many.join(',')}]`);
-  await sendGood(50);
-  await feed.send(`[${huge}]`);
-  await sendGood(50);
-  const a = good(++q);
-  const b = good(++q);
-  sent.push(a, b);
-  await feed.send(`[${a},${longKey},${b}]`);
-  await sendGood(200);
+  for (let i = 0; i < 5000; i++) many.push(goodEvent(++q, ',"c":[14,41]'));
+  good.push(...many);
+  frames.push({ frame: Buffer.from(`[${many.join(',')}]`), binary: false });
+  sendGood(50);
+  frames.push({ frame: Buffer.from(`[${huge}]`), binary: false });
+  sendGood(50);
+  const a = goodEvent(++q);
+  const b = goodEvent(++q);
+  good.push(a, b);
+  frames.push({ frame: Buffer.from(`[${a},${longKey},${b}]`), binary: false });
+  sendGood(200);
+  return { frames, good, bad, huge, longKey };
+}
 
-  const deadLetters = bad.length + 2;
+/**
+ * Waits until the bridge has acknowledged every good event and every dead letter, checks the
+ * counters, stops it with SIGTERM (exit 0), then reads the topics: every good event byte for byte
+ * in per-key order, every bad frame whole and the two bad events alone in the dead-letter topic.
+ */
+async function checkOutcome(script: HostileScript, bridge: BridgeProcess, port: number, topics: TestTopics): Promise<void> {
+  const deadLetters = script.bad.length + 2;
   const deadline = Date.now() + 60_000;
   for (;;) {
     const produced = await metric(port, /^ws2kafka_events_produced_total (\d+)$/m);
     const dead = await metric(port, /^ws2kafka_dead_letters_produced_total (\d+)$/m);
-    if (produced >= sent.length && dead >= deadLetters) break;
-    assert.ok(Date.now() < deadline, `produced ${produced}/${sent.length}, dead letters ${dead}/${deadLetters}: ${bridge.stderr().slice(-2000)}`);
+    if (produced >= script.good.length && dead >= deadLetters) break;
+    assert.ok(Date.now() < deadline, `produced ${produced}/${script.good.length}, dead letters ${dead}/${deadLetters}: ${bridge.stderr().slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  assert.match(metrics, /^ws2kafka_errors_total\{code="MALFORMED_FRAME"\} 11$/m);
-  assert.match(metrics, /^ws2kafka_errors_total\{code="INVALID_UTF8"\} 2$/m);
-  assert.match(metrics, /^ws2kafka_errors_total\{code="BINARY_FRAME"\} 1$/m);
-  assert.match(metrics, /^ws2kafka_errors_total\{code="TOO_DEEP"\} 1$/m);
+  const count = (code: string) => script.bad.filter((b) => b.code === code).length;
+  for (const code of ['MALFORMED_FRAME', 'INVALID_UTF8', 'BINARY_FRAME', 'TOO_DEEP']) {
+    if (count(code) > 0) assert.match(metrics, new RegExp(`^ws2kafka_errors_total\\{code="${code}"\\} ${count(code)}$`, 'm'), code);
+  }
   assert.match(metrics, /^ws2kafka_errors_total\{code="KAFKA_RECORD_TOO_LARGE"\} 1$/m);
   assert.match(metrics, /^ws2kafka_errors_total\{code="KEY_TOO_LONG"\} 1$/m);
-  assert.match(metrics, /^ws2kafka_frames_rejected_total 15$/m);
+  assert.match(metrics, new RegExp(`^ws2kafka_frames_rejected_total ${script.bad.length}$`, 'm'));
+  assert.match(metrics, /^ws2kafka_reconnects_total 0$/m);
 
   bridge.proc.kill('SIGTERM');
   const { code } = await bridge.exited;
   assert.equal(code, 0, bridge.stderr().slice(-3000));
-  assert.equal(feed.connections(), 1, 'no reconnect: one connection for the whole run');
   assert.doesNotMatch(bridge.stderr(), /disconnected from the feed/);
 
-  // Every good event, byte for byte, in order per key.
   const byKey = new Map<string, string[]>();
   await readToEnd({
     brokers: testBrokers(),
@@ -130,7 +149,7 @@ test('hostile frames between good ones: each costs only itself, nothing else is 
     },
   });
   const expected = new Map<string, string[]>();
-  for (const e of sent) {
+  for (const e of script.good) {
     const key = /"sym":"([^"]*)"/.exec(e)![1]!;
     let list = expected.get(key);
     if (list === undefined) expected.set(key, (list = []));
@@ -139,25 +158,58 @@ test('hostile frames between good ones: each costs only itself, nothing else is 
   assert.deepEqual([...byKey.keys()].sort(), [...expected.keys()].sort(), 'the keys in Kafka are those of the good events');
   for (const [key, list] of expected) assert.deepEqual(byKey.get(key), list, `key ${key}: every event, byte for byte, in order`);
 
-  // Every bad frame whole, the oversized event and the long-key event alone, with code and reason.
   const dead: ReadRecord[] = [];
   await readToEnd({ brokers: testBrokers(), topics: [topics.deadLetter], onRecord: (r) => dead.push(r) });
-  const header = (r: ReadRecord, name: string) => (r.headers as Map<Buffer, Buffer> | undefined) && [...(r.headers as Map<Buffer, Buffer>)].find(([k]) => k.toString() === name)?.[1]?.toString();
+  const header = (r: ReadRecord, name: string) => [...(r.headers as Map<Buffer, Buffer>)].find(([k]) => k.toString() === name)?.[1]?.toString();
   assert.equal(dead.length, deadLetters);
-  for (const [frame, code, reason] of bad) {
-    const found = dead.find((r) => r.value.equals(frame));
-    assert.ok(found, `dead letter for ${frame.subarray(0, 60).toString()}`);
-    assert.equal(header(found, 'ws2kafka.code'), code);
-    assert.match(header(found, 'ws2kafka.reason') ?? '', reason);
+  for (const b of script.bad) {
+    const found = dead.find((r) => r.value.equals(b.frame));
+    assert.ok(found, `dead letter for ${b.frame.subarray(0, 60).toString()}`);
+    assert.equal(header(found, 'ws2kafka.code'), b.code);
+    assert.match(header(found, 'ws2kafka.reason') ?? '', b.reason);
   }
-  const big = dead.find((r) => r.value.length === huge.length);
+  const big = dead.find((r) => r.value.length === script.huge.length);
   assert.ok(big, 'the oversized event is a dead letter');
-  assert.equal(big.value.toString(), huge);
+  assert.equal(big.value.toString(), script.huge);
   assert.equal(header(big, 'ws2kafka.code'), 'KAFKA_RECORD_TOO_LARGE');
   assert.equal(header(big, 'ws2kafka.original_topic'), topics.trades);
-  assert.equal(header(big, 'ws2kafka.size'), String(huge.length));
+  assert.equal(header(big, 'ws2kafka.size'), String(script.huge.length));
   assert.equal((big.key as Buffer | undefined)?.toString(), 'HUGE');
-  const long = dead.find((r) => r.value.toString() === longKey);
+  const long = dead.find((r) => r.value.toString() === script.longKey);
   assert.ok(long, 'the long-key event is a dead letter, alone');
   assert.equal(header(long, 'ws2kafka.code'), 'KEY_TOO_LONG');
+  assert.equal(header(long, 'ws2kafka.original_topic'), topics.trades);
+}
+
+test('hostile frames between good ones (a scripted feed, binary frames too): each costs only itself, no reconnect', { timeout: 180_000 }, async (t) => {
+  const topics = testTopics((fn) => t.after(fn));
+  const feed = await startScriptedFeed();
+  t.after(() => feed.close());
+  const port = await freePort();
+  const bridge = startBridge(['--url', feed.url, '--metrics-port', String(port), '--metrics-interval', '0', '--max-key-bytes', '64', ...topics.flags]);
+  t.after(() => bridge.proc.kill('SIGKILL'));
+  await feed.subscribed();
+  const script = hostileScript(true);
+  for (const f of script.frames) await feed.send(f.frame, f.binary);
+  await checkOutcome(script, bridge, port, topics);
+  assert.equal(feed.connections(), 1, 'no reconnect: one connection for the whole run');
+});
+
+test('hostile frames through `mock --replay`: the same, from a file of frames sent byte for byte', { timeout: 180_000 }, async (t) => {
+  const topics = testTopics((fn) => t.after(fn));
+  const script = hostileScript(false);
+  const dir = await mkdtemp(join(tmpdir(), 'ws2kafka-hostile-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'frames.txt');
+  // One frame per line: none of these frames holds a newline byte.
+  assert.ok(script.frames.every((f) => !f.frame.includes(0x0a)));
+  await writeFile(file, Buffer.concat(script.frames.flatMap((f) => [f.frame, Buffer.from('\n')])));
+  const mock = await startMockServer({ port: 0, replay: file, rate: 2000 });
+  t.after(() => mock.close());
+  const port = await freePort();
+  const bridge = startBridge(['--url', mock.url, '--metrics-port', String(port), '--metrics-interval', '0', '--max-key-bytes', '64', ...topics.flags]);
+  t.after(() => bridge.proc.kill('SIGKILL'));
+  await mock.stopped;
+  await checkOutcome(script, bridge, port, topics);
+  assert.equal(mock.stats().connections.length, 1, 'no reconnect: one connection for the whole run');
 });
