@@ -10,14 +10,15 @@
 // request is in flight at a time and a failed one is sent again, unchanged, before anything after it. An event counts as produced only when Kafka
 // has acknowledged it; a spooled record leaves the spool only then.
 import { performance } from 'node:perf_hooks';
-import { Admin } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { BridgeMetrics } from '../metrics/metrics.ts';
 import { NO_HEADERS, type SpoolRecord } from '../spool/codec.ts';
 import type { Spool } from '../spool/spool.ts';
 import { HeldStore } from './held-store.ts';
+import { createMissingTopics } from './topic-admin.ts';
 import { heldCode, produceErrorName } from './kafka-errors.ts';
-import { apiCodeOf, BatchProducer, ProduceError, type ProducerClient, type SendOutcome, type SendRecord } from './producer.ts';
+import type { ProducerClient } from './kafka-client.ts';
+import { BatchProducer, ProduceError, type SendOutcome, type SendRecord } from './producer.ts';
 import { RecordQueue, type OutRecord } from './record-queue.ts';
 
 export interface SinkOptions {
@@ -359,42 +360,19 @@ export class KafkaSink {
   }
 
   async #createTopics(): Promise<void> {
-    const admin = new Admin({ clientId: 'ws2kafka-admin', bootstrapBrokers: this.#o.brokers, retries: 0, connectTimeout: 5000, requestTimeout: 10_000 });
-    try {
-      const existing = new Set(await admin.listTopics());
-      const missing = this.#o.topics.filter((t) => !existing.has(t));
-      const configs = this.#o.topicConfigs ?? {};
-      // Topics with configs of their own are created one by one; the others together.
-      const plain = missing.filter((t) => configs[t] === undefined);
-      const groups = [...(plain.length > 0 ? [{ topics: plain, configs: undefined }] : []), ...missing.filter((t) => configs[t] !== undefined).map((t) => ({ topics: [t], configs: configs[t] }))];
-      for (const g of groups) {
-        try {
-          await admin.createTopics({
-            topics: g.topics,
-            partitions: this.#o.partitions,
-            replicas: this.#o.replication,
-            ...(g.configs ? { configs: Object.entries(g.configs).map(([name, value]) => ({ name, value })) } : {}),
-          });
-          this.#o.log.info({ topics: g.topics, configs: g.configs }, 'created topics');
-        } catch (err) {
-          // Not fatal: a topic that cannot be written is held (its records wait in the spool).
-          if (apiCodeOf(err) === undefined) throw err;
-          this.#o.log.warn({ topics: g.topics, err: (err as Error).message }, 'Kafka refused to create topics; records for them wait in the spool until they exist and may be written');
-        }
-      }
-      await this.#producer.prepare(this.#o.topics);
-      const dlq = this.#o.deadLetterTopic;
-      const wanted = Number(dlq === undefined ? NaN : this.#o.topicConfigs?.[dlq]?.['max.message.bytes']);
-      if (dlq !== undefined && Number.isFinite(wanted) && this.#producer.limitOf(dlq) < wanted) {
-        this.#o.log.warn(
-          { topic: dlq, maxMessageBytes: this.#producer.limitOf(dlq), largestDeadLetter: wanted },
-          `the dead-letter topic ${dlq} takes records up to ${this.#producer.limitOf(dlq)} bytes, less than the largest frame the bridge accepts: a larger dead letter would be held in the spool (raise its max.message.bytes to ${wanted})`,
-        );
-      }
-    } finally {
-      await admin.close().catch(() => undefined);
+    const o = this.#o;
+    await createMissingTopics({ brokers: o.brokers, topics: o.topics, partitions: o.partitions, replication: o.replication, configs: o.topicConfigs ?? {}, log: o.log });
+    await this.#producer.prepare(o.topics);
+    const dlq = o.deadLetterTopic;
+    const wanted = Number(dlq === undefined ? NaN : o.topicConfigs?.[dlq]?.['max.message.bytes']);
+    if (dlq !== undefined && Number.isFinite(wanted) && this.#producer.limitOf(dlq) < wanted) {
+      o.log.warn(
+        { topic: dlq, maxMessageBytes: this.#producer.limitOf(dlq), largestDeadLetter: wanted },
+        `the dead-letter topic ${dlq} takes records up to ${this.#producer.limitOf(dlq)} bytes, less than the largest frame the bridge accepts: a larger dead letter would be held in the spool (raise its max.message.bytes to ${wanted})`,
+      );
     }
   }
+
 
   #send(): void {
     if (this.#lingerTimer) {

@@ -18,7 +18,8 @@ import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import { crc32c, Reader, readRecordsBatch } from '@platformatic/kafka';
 import pino from 'pino';
 import { PRODUCE_ERRORS, ProduceActions, type ProduceAction } from '../../src/sink/kafka-errors.ts';
-import { BatchProducer, ProduceError, type PartitionResponse, type ProduceResponse, type ProducerClient, type SendOutcome, type SendRecord, type TopicsMetadata } from '../../src/sink/producer.ts';
+import type { PartitionResponse, ProduceResponse, ProducerClient, TopicsMetadata } from '../../src/sink/kafka-client.ts';
+import { BatchProducer, ProduceError, type SendOutcome, type SendRecord } from '../../src/sink/producer.ts';
 import { partitionOf, type Compression, type PartitionBatch } from '../../src/sink/record-batch.ts';
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,47 @@
+// Topic administration for the sink: the topics the bridge writes are created when missing, before
+// the first record is sent (with the configured partitions and replication, and configs of their
+// own where given: the dead-letter topic's max.message.bytes).
+import { Admin } from '@platformatic/kafka';
+import type { Logger } from 'pino';
+import { apiCodeOf } from './kafka-client.ts';
+
+export interface TopicSetup {
+  brokers: string[];
+  topics: string[];
+  partitions: number;
+  replication: number;
+  /** Configs per topic (created one by one); the other topics are created together. */
+  configs: Record<string, Record<string, string>>;
+  log: Logger;
+}
+
+/**
+ * Creates the topics that do not exist. Throws when Kafka cannot be reached (the caller retries);
+ * a creation Kafka refuses (no permission, a policy) is logged and not fatal: records for such a
+ * topic are held in the spool until it exists and may be written.
+ */
+export async function createMissingTopics(o: TopicSetup): Promise<void> {
+  const admin = new Admin({ clientId: 'ws2kafka-admin', bootstrapBrokers: o.brokers, retries: 0, connectTimeout: 5000, requestTimeout: 10_000 });
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = o.topics.filter((t) => !existing.has(t));
+    const plain = missing.filter((t) => o.configs[t] === undefined);
+    const groups = [...(plain.length > 0 ? [{ topics: plain, configs: undefined }] : []), ...missing.filter((t) => o.configs[t] !== undefined).map((t) => ({ topics: [t], configs: o.configs[t] }))];
+    for (const g of groups) {
+      try {
+        await admin.createTopics({
+          topics: g.topics,
+          partitions: o.partitions,
+          replicas: o.replication,
+          ...(g.configs ? { configs: Object.entries(g.configs).map(([name, value]) => ({ name, value })) } : {}),
+        });
+        o.log.info({ topics: g.topics, configs: g.configs }, 'created topics');
+      } catch (err) {
+        if (apiCodeOf(err) === undefined) throw err;
+        o.log.warn({ topics: g.topics, err: (err as Error).message }, 'Kafka refused to create topics; records for them wait in the spool until they exist and may be written');
+      }
+    }
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
