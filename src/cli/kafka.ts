@@ -1,7 +1,9 @@
 // `ws2kafka kafka start|stop|status`: a local single-node Apache Kafka broker (KRaft) on 127.0.0.1.
 import { Ws2kError } from '../errors.ts';
-import { brokerStatus, startBroker, stopBroker, type BrokerOptions } from '../kafka-local/broker.ts';
+import { brokerStatus, startBroker, stopBroker, type BrokerOptions, type BrokerStatus } from '../kafka-local/broker.ts';
 import { ws2kafkaHome } from '../kafka-local/home.ts';
+import { connectionBlocks, defaultSecurePorts, formatConnectionBlocks, SECURITY_MODES, type SecurityMode } from '../kafka-local/listeners.ts';
+import { securityFiles } from '../kafka-local/security.ts';
 import { parseFlags, portFlag } from './args.ts';
 
 const HELP = `Usage: ws2kafka kafka <start|stop|status> [options]
@@ -11,18 +13,46 @@ The newest 4.x broker is fetched once from Maven Central with mvn; needs Java 17
 Without them, use Docker instead: docker compose up -d
 
 Options:
-  --port N             client port (default 9092)
-  --controller-port N  KRaft controller port (default 9093)
-  --update             start: fetch the newest Kafka 4.x even when one is cached
-  --clean              stop: also delete the broker's data
-  -h, --help           this text
+  --port N                 client port, PLAINTEXT (default 9092)
+  --controller-port N      KRaft controller port (default port+1)
+  --security MODE          start: none (default) or sasl_ssl, which adds secured listeners:
+                             SASL_SSL (SCRAM-SHA-512, PLAIN)   on --sasl-ssl-port (default port+2)
+                             SSL with client certificates      on --ssl-port (default port+3)
+                             SASL_PLAINTEXT (PLAIN, SCRAM-SHA-512) on --sasl-plaintext-port (default port+4)
+                           with a private CA, certificates and a generated user (needs openssl);
+                           the options to connect are printed, the password only as a file path
+  --sasl-ssl-port N        start --security sasl_ssl: SASL_SSL port (default port+2)
+  --ssl-port N             start --security sasl_ssl: mutual TLS port (default port+3)
+  --sasl-plaintext-port N  start --security sasl_ssl: SASL_PLAINTEXT port (default port+4)
+  --update                 start: fetch the newest Kafka 4.x even when one is cached
+  --clean                  stop: also delete the broker's data, certificates and password
+  -h, --help               this text
 
 Environment:
-  WS2KAFKA_HOME        cache and state directory (default ~/.cache/ws2kafka)
-  KAFKA_HEAP_OPTS      JVM heap flags for the broker (default -Xms512m -Xmx1g)
+  WS2KAFKA_HOME            cache and state directory (default ~/.cache/ws2kafka); the broker's
+                           state is in <WS2KAFKA_HOME>/broker-<port>/, its secrets in security/
+  KAFKA_HEAP_OPTS          JVM heap flags for the broker (default -Xms512m -Xmx1g)
 `;
 
 const ACTIONS = ['start', 'stop', 'status'] as const;
+
+function securityFlag(value: string | undefined): SecurityMode {
+  if (value === undefined) return 'none';
+  const mode = SECURITY_MODES.find((m) => m === value.toLowerCase());
+  if (mode === undefined) throw new Ws2kError('USAGE', `--security '${value}' is not a mode: expected one of ${SECURITY_MODES.join(', ')}`);
+  return mode;
+}
+
+/** The connection options of the running broker's listeners, when it has secured ones. */
+function connectionText(status: BrokerStatus): string | undefined {
+  const record = status.listeners;
+  if (record?.secure === undefined) return undefined;
+  const f = securityFiles(status.stateDir);
+  return [
+    `options to connect (user ${record.secure.username}; password in ${f.passwordFile}, CA ${f.ca}):`,
+    formatConnectionBlocks(connectionBlocks(status.stateDir, record)),
+  ].join('\n');
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
@@ -31,6 +61,10 @@ export async function run(argv: string[]): Promise<number> {
     {
       port: { type: 'string' },
       'controller-port': { type: 'string' },
+      security: { type: 'string' },
+      'sasl-ssl-port': { type: 'string' },
+      'ssl-port': { type: 'string' },
+      'sasl-plaintext-port': { type: 'string' },
       update: { type: 'boolean', default: false },
       clean: { type: 'boolean', default: false },
     },
@@ -45,18 +79,46 @@ export async function run(argv: string[]): Promise<number> {
     throw new Ws2kError('USAGE', `kafka: expected one action, one of: ${ACTIONS.join(', ')} (got '${positionals.join(' ')}')`);
   }
   const port = portFlag('port', values.port, 9092);
+  const security = securityFlag(values.security);
+  const portFlags = ['sasl-ssl-port', 'ssl-port', 'sasl-plaintext-port'] as const;
+  const given = portFlags.filter((f) => values[f] !== undefined);
+  if (given.length > 0 && (action !== 'start' || security === 'none')) {
+    throw new Ws2kError('USAGE', `--${given[0]} needs 'kafka start --security sasl_ssl' (the other actions read the ports the broker was started with)`);
+  }
+  if (values.security !== undefined && action !== 'start') {
+    throw new Ws2kError('USAGE', `--security is for 'kafka start' (stop and status find out how the broker was started)`);
+  }
+  const defaults = defaultSecurePorts(port);
   const o: BrokerOptions = {
     home: ws2kafkaHome(),
     host: '127.0.0.1',
     port,
     controllerPort: portFlag('controller-port', values['controller-port'], port + 1),
     log: (line) => process.stderr.write(`kafka: ${line}\n`),
+    ...(security === 'sasl_ssl'
+      ? {
+          security: {
+            saslSsl: portFlag('sasl-ssl-port', values['sasl-ssl-port'], defaults.saslSsl),
+            ssl: portFlag('ssl-port', values['ssl-port'], defaults.ssl),
+            saslPlaintext: portFlag('sasl-plaintext-port', values['sasl-plaintext-port'], defaults.saslPlaintext),
+          },
+        }
+      : {}),
   };
   const say = (line: string) => process.stdout.write(line + '\n');
 
   if (action === 'start') {
     const { alreadyRunning, status } = await startBroker(o, { update: values.update });
+    const connect = connectionText(status);
     if (alreadyRunning) {
+      if (security === 'sasl_ssl' && connect === undefined) {
+        throw new Ws2kError(
+          'USAGE',
+          status.foreign
+            ? `a Kafka broker not started by ws2kafka already answers at ${status.bootstrap}: it cannot be given secured listeners; choose another --port`
+            : `the broker at ${status.bootstrap} (pid ${status.pid}) runs without secured listeners: 'ws2kafka kafka stop --port ${port}' first, then start it again with --security sasl_ssl (its data is kept)`,
+        );
+      }
       say(
         status.foreign
           ? `a Kafka broker already answers at ${status.bootstrap} (not started by ws2kafka); nothing to do`
@@ -65,6 +127,7 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       say(`started: Apache Kafka ${status.version ?? ''} (pid ${status.pid}) at ${status.bootstrap}; log ${status.logFile}`);
     }
+    if (connect !== undefined) say(connect);
     return 0;
   }
   if (action === 'stop') {
@@ -82,5 +145,7 @@ export async function run(argv: string[]): Promise<number> {
       ? `running: a Kafka broker answers at ${status.bootstrap} (not started by ws2kafka)`
       : `running: Apache Kafka ${status.version ?? ''} (pid ${status.pid}) at ${status.bootstrap}; data ${status.stateDir}; log ${status.logFile}`,
   );
+  const connect = connectionText(status);
+  if (connect !== undefined) say(connect);
   return 0;
 }

@@ -1,16 +1,21 @@
 // A single-node Apache Kafka broker in KRaft mode (broker and controller in one JVM) on 127.0.0.1,
-// for the tests and for users without a cluster. State lives in <home>/broker-<port>/.
+// for the tests and for users without a cluster. State lives in <home>/broker-<port>/; with
+// `security` set it also listens with SASL_SSL, SSL (mutual TLS) and SASL_PLAINTEXT (listeners.ts),
+// its certificates and password in <home>/broker-<port>/security/ (security.ts).
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, closeSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { processAlive as alive } from '../cli/process-alive.ts';
 import { Ws2kError } from '../errors.ts';
 import { kafkaArtifacts, type KafkaArtifacts } from './artifacts.ts';
-import { brokerAnswers, portOpen } from './probe.ts';
+import { listenerProperties, readListenerRecord, removeListenerRecord, writeListenerRecord, type ListenerRecord, type SecurePorts } from './listeners.ts';
+import { brokerAnswers, portOpen, probeMetadata, type ProbeSecurity } from './probe.ts';
+import { addScramArgument, scramSha512, upsertScramUser } from './scram.ts';
+import { ensureSecurityMaterial, securityFiles, type SecurityMaterial } from './security.ts';
 import { requireJava } from './tools.ts';
 
 const exec = promisify(execFile);
@@ -21,6 +26,10 @@ export interface BrokerOptions {
   port: number;
   controllerPort: number;
   log: (line: string) => void;
+  /** Also start the secured listeners on these ports (SASL_SSL, SSL with client certificates, SASL_PLAINTEXT). */
+  security?: SecurePorts;
+  /** Where the Kafka jars are cached (`<artifactsHome>/kafka/<version>/libs`); `home` when absent. */
+  artifactsHome?: string;
 }
 
 export interface BrokerStatus {
@@ -33,12 +42,16 @@ export interface BrokerStatus {
   foreign?: boolean;
   stateDir: string;
   logFile: string;
+  /** The listeners our running broker was started with (from listeners.json). */
+  listeners?: ListenerRecord;
 }
 
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 30_000;
+/** Once PLAINTEXT answers, how long the secured listeners may take to accept the generated credentials. */
+const SECURE_READY_MS = 30_000;
 
-function stateDir(o: BrokerOptions): string {
+export function stateDir(o: Pick<BrokerOptions, 'home' | 'port'>): string {
   return join(o.home, `broker-${o.port}`);
 }
 
@@ -74,21 +87,22 @@ export async function brokerStatus(o: BrokerOptions): Promise<BrokerStatus> {
   const bootstrap = `${o.host}:${o.port}`;
   const base = { bootstrap, stateDir: stateDir(o), logFile: logFile(o) };
   const own = await ourPid(o);
-  if (own) return { ...base, running: true, pid: own.pid, version: own.version };
+  if (own) {
+    const listeners = await readListenerRecord(stateDir(o));
+    return { ...base, running: true, pid: own.pid, version: own.version, ...(listeners ? { listeners } : {}) };
+  }
   if (await brokerAnswers(bootstrap, 1500)) return { ...base, running: true, foreign: true };
   return { ...base, running: false };
 }
 
-function serverProperties(o: BrokerOptions, dataDir: string): string {
+function serverProperties(o: BrokerOptions, dataDir: string, secure: SecurityMaterial | undefined): string {
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${o.host}:${o.controllerPort}`,
-    `listeners=PLAINTEXT://${o.host}:${o.port},CONTROLLER://${o.host}:${o.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${o.host}:${o.port}`,
+    ...listenerProperties(o.host, o.port, o.controllerPort, o.security && secure ? { ports: o.security, ...secure } : undefined),
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
     `log.dirs=${dataDir}`,
     'num.partitions=6',
     'default.replication.factor=1',
@@ -130,16 +144,64 @@ function clusterId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-async function formatIfNeeded(o: BrokerOptions, kafka: KafkaArtifacts, config: string, dataDir: string): Promise<void> {
-  if (existsSync(join(dataDir, 'meta.properties'))) return;
+/**
+ * Formats the log directory unless it is already; with the user's SCRAM-SHA-512 credential when
+ * secured (salted here: the password itself is never on the java command line). True when it formatted.
+ */
+async function formatIfNeeded(o: BrokerOptions, kafka: KafkaArtifacts, config: string, dataDir: string, secure: SecurityMaterial | undefined): Promise<boolean> {
+  if (existsSync(join(dataDir, 'meta.properties'))) return false;
   o.log(`formatting KRaft log directory ${dataDir}`);
+  const scram = secure ? ['--add-scram', addScramArgument(secure.username, await scramSha512(secure.password))] : [];
   try {
-    await exec('java', ['-cp', join(kafka.libDir, '*'), `-Dlog4j2.configurationFile=${join(stateDir(o), 'log4j2.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId()}`, '-c', config], {
-      maxBuffer: 8 * 1024 * 1024,
-    });
+    await exec(
+      'java',
+      ['-cp', join(kafka.libDir, '*'), `-Dlog4j2.configurationFile=${join(stateDir(o), 'log4j2.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId()}`, '-c', config, ...scram],
+      { maxBuffer: 8 * 1024 * 1024 },
+    );
   } catch (err) {
     const out = err as { stdout?: string; stderr?: string };
     throw new Ws2kError('KAFKA_FORMAT_FAILED', `kafka-storage format failed: ${(out.stderr || out.stdout || String(err)).trim()}`, { cause: err });
+  }
+  return true;
+}
+
+/** How to reach each secured listener with the generated credentials, for the readiness probe. */
+function secureProbes(o: BrokerOptions, m: SecurityMaterial, files: { ca: Buffer; cert: Buffer; key: Buffer }): { name: string; bootstrap: string; security: ProbeSecurity }[] {
+  const p = o.security;
+  if (p === undefined) return [];
+  const scram = { mechanism: 'SCRAM-SHA-512', username: m.username, password: m.password } as const;
+  return [
+    { name: 'SASL_SSL (SCRAM-SHA-512)', bootstrap: `${o.host}:${p.saslSsl}`, security: { tls: { ca: files.ca }, sasl: scram } },
+    { name: 'SSL (client certificate)', bootstrap: `${o.host}:${p.ssl}`, security: { tls: { ca: files.ca, cert: files.cert, key: files.key } } },
+    { name: 'SASL_PLAINTEXT (PLAIN)', bootstrap: `${o.host}:${p.saslPlaintext}`, security: { sasl: { mechanism: 'PLAIN', username: m.username, password: m.password } } },
+  ];
+}
+
+/**
+ * A log directory formatted earlier (by a plain start, or before the password was made again) may
+ * lack the SCRAM credential for this password: when SCRAM is refused, store it through PLAINTEXT.
+ */
+async function ensureScramUser(o: BrokerOptions, m: SecurityMaterial): Promise<void> {
+  if (o.security === undefined) return;
+  const sasl = { mechanism: 'SCRAM-SHA-512', username: m.username, password: m.password } as const;
+  if ('brokers' in (await probeMetadata(`${o.host}:${o.security.saslPlaintext}`, 2000, { sasl }))) return;
+  await upsertScramUser(o.host, o.port, m.username, m.password);
+  o.log(`security: stored the SCRAM-SHA-512 credential of '${m.username}' (the log directory had none for this password)`);
+}
+
+/** Waits until every secured listener accepts the generated credentials (a SCRAM user stored after start takes a moment). */
+async function waitForSecureListeners(o: BrokerOptions, m: SecurityMaterial, deadline: number): Promise<void> {
+  const f = m.files;
+  const probes = secureProbes(o, m, { ca: await readFile(f.ca), cert: await readFile(f.clientCert), key: await readFile(f.clientKey) });
+  for (const probe of probes) {
+    for (;;) {
+      const r = await probeMetadata(probe.bootstrap, 2000, probe.security);
+      if ('brokers' in r) break;
+      if (Date.now() > deadline) {
+        throw new Ws2kError('KAFKA_START_FAILED', `the ${probe.name} listener at ${probe.bootstrap} refused the generated credentials: ${r.error}; see ${logFile(o)}`);
+      }
+      await sleep(250);
+    }
   }
 }
 
@@ -160,20 +222,32 @@ export interface StartOptions {
 export async function startBroker(o: BrokerOptions, so: StartOptions): Promise<{ alreadyRunning: boolean; status: BrokerStatus }> {
   const before = await brokerStatus(o);
   if (before.running) return { alreadyRunning: true, status: before };
-  for (const port of [o.port, o.controllerPort]) {
+  const secured = o.security ? [o.security.saslSsl, o.security.ssl, o.security.saslPlaintext] : [];
+  for (const port of [o.port, o.controllerPort, ...secured]) {
     if (await portOpen(o.host, port)) {
-      throw new Ws2kError('KAFKA_PORT_BUSY', `${o.host}:${port} is taken by a program that is not a Kafka broker; stop it or choose other ports (--port, --controller-port)`);
+      const flags = o.security ? '--port, --controller-port, --sasl-ssl-port, --ssl-port, --sasl-plaintext-port' : '--port, --controller-port';
+      throw new Ws2kError('KAFKA_PORT_BUSY', `${o.host}:${port} is taken by a program that is not a Kafka broker; stop it or choose other ports (${flags})`);
     }
   }
   await requireJava();
-  const kafka = await kafkaArtifacts(o.home, { update: so.update }, o.log);
   const dir = stateDir(o);
+  const secure = o.security ? await ensureSecurityMaterial(dir) : undefined;
+  if (secure && secure.created.length > 0) o.log(`security: made ${secure.created.join(', ')} in ${secure.files.dir}`);
+  const kafka = await kafkaArtifacts(o.artifactsHome ?? o.home, { update: so.update }, o.log);
   const dataDir = join(dir, 'data');
   const config = join(dir, 'server.properties');
   await mkdir(dataDir, { recursive: true });
-  await writeFile(config, serverProperties(o, dataDir));
+  // 0600: with the secured listeners it holds the PLAIN user's password (JAAS).
+  await writeFile(config, serverProperties(o, dataDir, secure), { mode: 0o600 });
+  await chmod(config, 0o600);
   await writeFile(join(dir, 'log4j2.properties'), LOG4J2);
-  await formatIfNeeded(o, kafka, config, dataDir);
+  const formatted = await formatIfNeeded(o, kafka, config, dataDir, secure);
+  await writeListenerRecord(dir, {
+    host: o.host,
+    plaintext: o.port,
+    controller: o.controllerPort,
+    ...(o.security && secure ? { secure: { ...o.security, username: secure.username } } : {}),
+  });
 
   const fd = openSync(logFile(o), 'a');
   let exited: number | null | undefined;
@@ -196,6 +270,15 @@ export async function startBroker(o: BrokerOptions, so: StartOptions): Promise<{
       throw new Ws2kError('KAFKA_START_FAILED', `the broker exited during start-up (status ${exited ?? 'unknown'}); last lines of ${logFile(o)}:\n${await tail(logFile(o), 20)}`);
     }
     if (await brokerAnswers(`${o.host}:${o.port}`, 2000)) {
+      if (secure) {
+        try {
+          if (!formatted) await ensureScramUser(o, secure);
+          await waitForSecureListeners(o, secure, Math.min(deadline, Date.now() + SECURE_READY_MS));
+        } catch (err) {
+          await stopBroker(o);
+          throw err;
+        }
+      }
       return { alreadyRunning: false, status: await brokerStatus(o) };
     }
     await sleep(250);
@@ -231,6 +314,14 @@ export async function stopBroker(o: BrokerOptions, opts: { clean?: boolean } = {
   if (opts.clean) {
     await rm(join(stateDir(o), 'data'), { recursive: true, force: true });
     o.log(`removed the broker's data in ${join(stateDir(o), 'data')}`);
+    const security = securityFiles(stateDir(o)).dir;
+    if (existsSync(security)) {
+      await rm(security, { recursive: true, force: true });
+      o.log(`removed the broker's certificates and password in ${security}`);
+    }
+    await removeListenerRecord(stateDir(o));
+    // Rewritten at every start; after a secured one it holds the PLAIN user's password.
+    await rm(join(stateDir(o), 'server.properties'), { force: true });
   }
   return own !== undefined;
 }
