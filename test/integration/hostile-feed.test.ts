@@ -7,26 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { readToEnd, type ReadRecord } from '../../src/kafka/read.ts';
 import { startMockServer } from '../../src/mock/server.ts';
 import { startBridge, testTopics, type BridgeProcess, type TestTopics } from '../helpers/bridge.ts';
 import { startScriptedFeed } from '../helpers/feed.ts';
 import { testBrokers } from '../helpers/kafka.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-async function metric(port: number, line: RegExp): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Number(line.exec(text)?.[1] ?? 0);
-}
+import { freePort, metric, metricsText } from '../helpers/net.ts';
 
 /** A good event: `{"ev":"T","sym":"K<k>","q":<q>,...}`, q increasing, ten keys. */
 function goodEvent(q: number, extra = ''): string {
@@ -122,7 +109,7 @@ async function checkOutcome(script: HostileScript, bridge: BridgeProcess, port: 
     assert.ok(Date.now() < deadline, `produced ${produced}/${script.good.length}, dead letters ${dead}/${deadLetters}: ${bridge.stderr().slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const metrics = await metricsText(port);
   const count = (code: string) => script.bad.filter((b) => b.code === code).length;
   for (const code of ['MALFORMED_FRAME', 'INVALID_UTF8', 'BINARY_FRAME', 'TOO_DEEP']) {
     if (count(code) > 0) assert.match(metrics, new RegExp(`^ws2kafka_errors_total\\{code="${code}"\\} ${count(code)}$`, 'm'), code);

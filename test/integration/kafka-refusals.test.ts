@@ -2,7 +2,6 @@
 // max.message.bytes with --compression none, and a topic deleted while the bridge runs (its records
 // wait in the spool, the other topics keep flowing, and they follow once the topic is back).
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { Admin } from '@platformatic/kafka';
 import { readToEnd } from '../../src/kafka/read.ts';
@@ -12,18 +11,7 @@ import { audit } from '../../src/verify/audit.ts';
 import { startBridge, testTopics } from '../helpers/bridge.ts';
 import { startScriptedFeed } from '../helpers/feed.ts';
 import { testBrokers } from '../helpers/kafka.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-async function metricsText(port: number): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-}
+import { freePort, metric, metricsText } from '../helpers/net.ts';
 
 async function until(what: string, timeoutMs: number, check: () => Promise<boolean>, detail: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -78,7 +66,7 @@ test('a topic deleted while the bridge runs: its records wait in the spool, the 
   const bridge = startBridge(['--url', feed.url, '--metrics-port', String(port), '--metrics-interval', '0', ...topics.flags]);
   t.after(() => bridge.proc.kill('SIGKILL'));
   await feed.subscribed();
-  const produced = async () => Number(/^ws2kafka_events_produced_total (\d+)$/m.exec(await metricsText(port))?.[1] ?? 0);
+  const produced = () => metric(port, /^ws2kafka_events_produced_total (\d+)$/m);
 
   const trades: string[] = [];
   const aggregates: string[] = [];

@@ -4,12 +4,12 @@
 // not acknowledged. Needs root (mount); skipped with the reason otherwise.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { SpoolRecord } from '../../src/spool/codec.ts';
 import { Spool, type SpoolOptions } from '../../src/spool/spool.ts';
+import { mountTmpfs } from '../helpers/tmpfs.ts';
 
 const MOUNT_BYTES = 2 * 1024 * 1024;
 // Not a multiple of a page, so that the disk runs out in the middle of a write (which is then cut short).
@@ -56,32 +56,15 @@ function readAll(spool: Spool, expected: number[]): void {
   assert.equal(at, expected.length, 'every record written was read back');
 }
 
-/** A fresh tmpfs of MOUNT_BYTES, unmounted and removed after the test; undefined (test skipped) if it cannot be mounted. */
-function tmpfs(t: TestContext, spools: Spool[]): string | undefined {
-  if (process.platform !== 'linux') {
-    t.skip(`needs Linux to mount a tmpfs (this is ${process.platform})`);
-    return undefined;
-  }
-  if (process.getuid?.() !== 0) {
-    t.skip('needs root to mount a tmpfs (run the tests as root to exercise a full disk)');
-    return undefined;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'spool-disk-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${MOUNT_BYTES}`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    t.skip(`cannot mount a tmpfs: ${stderr || (e as Error).message}`);
-    return undefined;
-  }
-  t.after(() => {
-    for (const s of spools) s.close();
-    execFileSync('umount', [dir], { stdio: 'pipe' });
-    rmSync(dir, { recursive: true, force: true });
+/** A fresh tmpfs of MOUNT_BYTES (the spools closed before it is unmounted); undefined (test skipped) if it cannot be mounted. */
+const tmpfs = (t: TestContext, spools: Spool[]) =>
+  mountTmpfs(t, {
+    bytes: MOUNT_BYTES,
+    prefix: 'spool-disk-',
+    beforeUnmount: () => {
+      for (const s of spools) s.close();
+    },
   });
-  return dir;
-}
 
 test('disk full: append returns a short count with ENOSPC and never throws; everything accepted reads back; after acks free space appending goes on; a restart recovers exactly the unacknowledged records', (t) => {
   const spools: Spool[] = [];

@@ -6,9 +6,7 @@
 // everything flows again. Audited against the mock's stats. Needs root (mount); skipped otherwise.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parseMix } from '../../src/mock/options.ts';
@@ -16,6 +14,8 @@ import { startMockServer, type MockServer } from '../../src/mock/server.ts';
 import { audit } from '../../src/verify/audit.ts';
 import { metricOf, startBridge, testTopics, type BridgeProcess } from '../helpers/bridge.ts';
 import { testBrokers } from '../helpers/kafka.ts';
+import { freePort } from '../helpers/net.ts';
+import { mountTmpfs } from '../helpers/tmpfs.ts';
 
 const MOUNT_BYTES = 8 * 1024 * 1024;
 /** What the filler leaves free: less than one spool segment, so the spool cannot roll a second one. */
@@ -25,49 +25,6 @@ const RATE = 5000;
 const N = 20_000;
 /** How long the disk is kept full after the first write error: longer than the bridge's once-a-second work. */
 const FULL_FOR_MS = 3000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-/**
- * A fresh tmpfs of MOUNT_BYTES, unmounted and removed after the test (once the bridge `bridgeOf()`
- * returns, if any, is killed); undefined (test skipped) if it cannot be mounted.
- */
-function tmpfs(t: TestContext, bridgeOf: () => BridgeProcess | undefined): string | undefined {
-  if (process.platform !== 'linux') {
-    t.skip(`needs Linux to mount a tmpfs (this is ${process.platform})`);
-    return undefined;
-  }
-  if (process.getuid?.() !== 0) {
-    t.skip('needs root to mount a tmpfs (run the tests as root to exercise a full disk)');
-    return undefined;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'spool-full-bridge-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${MOUNT_BYTES}`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    t.skip(`cannot mount a tmpfs: ${stderr || (e as Error).message}`);
-    return undefined;
-  }
-  // One hook, so that the order holds: the bridge (if started) is gone before the unmount.
-  t.after(async () => {
-    const bridge = bridgeOf();
-    if (bridge !== undefined && bridge.proc.exitCode === null && bridge.proc.signalCode === null) {
-      bridge.proc.kill('SIGKILL');
-      await bridge.exited;
-    }
-    execFileSync('umount', [dir], { stdio: 'pipe' });
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
 
 const freeBytes = (dir: string) => {
   const s = statfsSync(dir);
@@ -154,7 +111,18 @@ interface Setup {
 
 async function setup(t: TestContext, policy: 'block' | 'drop'): Promise<Setup | undefined> {
   const started: { bridge?: BridgeProcess } = {};
-  const mount = tmpfs(t, () => started.bridge);
+  // The bridge (if started) is gone before the unmount.
+  const mount = mountTmpfs(t, {
+    bytes: MOUNT_BYTES,
+    prefix: 'spool-full-bridge-',
+    beforeUnmount: async () => {
+      const bridge = started.bridge;
+      if (bridge !== undefined && bridge.proc.exitCode === null && bridge.proc.signalCode === null) {
+        bridge.proc.kill('SIGKILL');
+        await bridge.exited;
+      }
+    },
+  });
   if (mount === undefined) return undefined;
   const topics = testTopics((fn) => t.after(fn));
   const filler = fill(mount);
