@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startMockServer } from '../../src/mock/server.ts';
 import { readToEnd } from '../../src/kafka/read.ts';
-import { startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
+import { lastMetrics, startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
 import { testBrokers } from '../helpers/kafka.ts';
 
 // Valid JSON that a careless parser or re-serialiser would get wrong. [ev routed as, key, bytes]
@@ -130,10 +130,11 @@ test('Kafka unreachable at start: said clearly, the bridge keeps trying, and wha
   assert.equal((await spooling.exited).code, 0, spooling.stderr());
   assert.match(spooling.stderr(), /\d+ events are not yet in Kafka but safe in the spool/);
   // --overflow block: memory only, so events it read but could not deliver make the exit non-zero.
-  const blocking = unreachable(['--overflow', 'block']);
+  const blocking = unreachable(['--overflow', 'block', '--metrics-interval', '200ms']);
   t.after(() => blocking.proc.kill('SIGKILL'));
   await waitFor(() => /Kafka at 127\.0\.0\.1:1 is unreachable/.test(blocking.stderr()), 20_000, 'the unreachable warning');
-  await new Promise((r) => setTimeout(r, 2000));
+  // The feed is subscribed 2 s after the start even without Kafka: wait until events were read.
+  await waitFor(() => lastMetrics(blocking.stdout()).received > 0, 20_000, 'events read from the feed');
   blocking.proc.kill('SIGTERM');
   assert.equal((await blocking.exited).code, 1, 'events it read but could not deliver make the exit non-zero');
   assert.match(blocking.stderr(), /buffered events were not acknowledged within --shutdown-timeout/);
