@@ -2,6 +2,8 @@
 // summary; and the files of --out. The CLI (src/cli/bench.ts) only parses flags and prints.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describeKafkaSecurity } from '../config/kafka-options.ts';
+import { Ws2kError } from '../errors.ts';
 import { startBroker } from '../kafka-local/broker.ts';
 import { ws2kafkaHome } from '../kafka-local/home.ts';
 import { brokerAnswers } from '../kafka-local/probe.ts';
@@ -18,6 +20,9 @@ const LOCAL_BROKER = '127.0.0.1:9092';
 
 export async function bench(o: BenchOptions, progress: (line: string) => void, live: Set<Child>): Promise<BenchResult> {
   let brokers = o.brokers;
+  if (brokers === undefined && o.security !== undefined) {
+    throw new Ws2kError('USAGE', 'the Kafka TLS and SASL options need --brokers: the local broker bench starts without it is plaintext on 127.0.0.1:9092');
+  }
   if (brokers === undefined) {
     brokers = [LOCAL_BROKER];
     if (!(await brokerAnswers(LOCAL_BROKER, 2000))) {
@@ -25,7 +30,7 @@ export async function bench(o: BenchOptions, progress: (line: string) => void, l
       await startBroker({ home: ws2kafkaHome(), host: '127.0.0.1', port: 9092, controllerPort: 9093, log: progress }, { update: false });
     }
   }
-  const pipeline = o.peer === undefined ? 'ws2kafka run' : `--peer ${o.peer}`;
+  const pipeline = `${o.peer === undefined ? 'ws2kafka run' : `--peer ${o.peer}`}${o.security !== undefined ? ` over ${describeKafkaSecurity(o.security)}` : ''}`;
   const contention = new Set<string>();
   const noteContention = () => {
     const ours = new Set(processTree(process.pid));
@@ -43,14 +48,14 @@ export async function bench(o: BenchOptions, progress: (line: string) => void, l
   for (const offered of o.rates) {
     progress(`${pipeline}: offering ${offered.toLocaleString('en')} events/s for ${o.durationMs / 1000}s`);
     noteContention();
-    const r = await runRung({ brokers, offered, durationMs: o.durationMs, batch: o.batch, drainMs: o.drainMs, peer: o.peer, mockPort: o.mockPort, progress, live });
+    const r = await runRung({ brokers, security: o.security, offered, durationMs: o.durationMs, batch: o.batch, drainMs: o.drainMs, peer: o.peer, mockPort: o.mockPort, progress, live });
     noteContention();
     progress(
       `  ${offered.toLocaleString('en')}/s: acknowledged ${r.acked_per_s.toLocaleString('en')}/s, lost ${r.lost}, duplicated ${r.duplicated}, p99 ${r.p99_ms ?? r.e2e_p99_ms ?? 'n/a'} ms: ${r.sustained ? 'sustained' : `not sustained (${r.reasons.join('; ')})`}`,
     );
     rates.push(r);
   }
-  const ceiling = o.ceiling ? await measureCeiling(brokers, o.batch, o.ceilingRecords, live, progress) : null;
+  const ceiling = o.ceiling ? await measureCeiling(brokers, o.security, o.batch, o.ceilingRecords, live, progress) : null;
   const sustained = sustainedRate(rates);
   const ceilingEvents = ceiling === null ? null : ceilingRate(ceiling.receive_events_per_s, ceiling.producer_records_per_s);
   const m = machine();

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
+import type { KafkaSecurity } from '../config/kafka-options.ts';
 import { Ws2kError } from '../errors.ts';
 import { ws2kafkaHome } from '../kafka-local/home.ts';
 import { Slices, splitFrame } from '../split/split.ts';
@@ -92,6 +93,42 @@ export function kafkaLibs(home = ws2kafkaHome()): { version: string; libs: strin
   return v === undefined ? undefined : { version: v, libs: join(home, 'kafka', v, 'libs') };
 }
 
+/** A Java properties value: backslashes, and line breaks escaped. */
+function javaValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+
+/** A JAAS string literal. */
+function jaasString(v: string): string {
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The Java client's properties for the same TLS and SASL settings (for kafka-producer-perf-test's
+ * --producer.config; the file holds the password, so it is written 0600 and deleted after).
+ * Needs PEM support in the Java client (Kafka 2.7+). OAUTHBEARER from a token file has no
+ * counterpart without a login handler of our own: refused.
+ */
+export function javaClientProperties(s: KafkaSecurity | undefined, keystoreFile: string | undefined): string {
+  if (s === undefined || (s.tls === undefined && s.sasl === undefined)) return '';
+  const lines: string[] = [];
+  const protocol = s.tls !== undefined ? (s.sasl !== undefined ? 'SASL_SSL' : 'SSL') : 'SASL_PLAINTEXT';
+  lines.push(`security.protocol=${protocol}`);
+  if (s.tls !== undefined) {
+    if (s.tls.caFile !== undefined) lines.push('ssl.truststore.type=PEM', `ssl.truststore.location=${javaValue(s.tls.caFile)}`);
+    if (s.tls.insecure) lines.push('ssl.endpoint.identification.algorithm=');
+    if (keystoreFile !== undefined) lines.push('ssl.keystore.type=PEM', `ssl.keystore.location=${javaValue(keystoreFile)}`);
+  }
+  if (s.sasl !== undefined) {
+    const a = s.sasl;
+    if (a.mechanism === 'oauthbearer') throw new Ws2kError('PERF_TEST_FAILED', 'kafka-producer-perf-test cannot take an OAUTHBEARER token from a file: the producer ceiling is measured only with plain and scram-*');
+    const module = a.mechanism === 'plain' ? 'org.apache.kafka.common.security.plain.PlainLoginModule' : 'org.apache.kafka.common.security.scram.ScramLoginModule';
+    lines.push(`sasl.mechanism=${a.mechanism.toUpperCase()}`);
+    lines.push(`sasl.jaas.config=${javaValue(`${module} required username=${jaasString(a.username ?? '')} password=${jaasString(a.password ?? '')};`)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 /** `2000000 records sent, 612345.6 records/sec (...)` → records/s. */
 export function perfTestRate(output: string): number | undefined {
   const lines = output.split('\n').filter((l) => /records sent/.test(l));
@@ -99,7 +136,7 @@ export function perfTestRate(output: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-export async function producerCeiling(brokers: string[], payloads: Buffer[], records: number): Promise<number> {
+export async function producerCeiling(brokers: string[], security: KafkaSecurity | undefined, payloads: Buffer[], records: number): Promise<number> {
   const kafka = kafkaLibs();
   if (kafka === undefined) throw new Ws2kError('PERF_TEST_FAILED', `no Kafka jars in ${join(ws2kafkaHome(), 'kafka')}: run 'ws2kafka kafka start' once`);
   if (payloads.length === 0) throw new Ws2kError('PERF_TEST_FAILED', 'no events were captured from the mock to use as payloads');
@@ -108,11 +145,22 @@ export async function producerCeiling(brokers: string[], payloads: Buffer[], rec
   try {
     const file = join(dir, 'payloads.txt');
     await writeFile(file, payloads.map((p) => p.toString('utf8')).join('\n') + '\n');
-    await freshTopics(brokers, [topic]);
+    await freshTopics(brokers, [topic], security);
+    const secured: string[] = [];
+    if (security !== undefined && (security.tls !== undefined || security.sasl !== undefined)) {
+      let keystore: string | undefined;
+      if (security.tls?.cert !== undefined && security.tls.key !== undefined) {
+        keystore = join(dir, 'client-keystore.pem');
+        await writeFile(keystore, `${security.tls.key.trim()}\n${security.tls.cert.trim()}\n`, { mode: 0o600 });
+      }
+      const config = join(dir, 'producer.properties');
+      await writeFile(config, javaClientProperties(security, keystore), { mode: 0o600 });
+      secured.push('--producer.config', config);
+    }
     const args = [
       '-Xmx1g', '-cp', join(kafka.libs, '*'), 'org.apache.kafka.tools.ProducerPerformance',
       '--topic', topic, '--num-records', String(records), '--payload-file', file, '--record-key-range', '500', '--key-distribution', 'random',
-      '--throughput', '-1', '--producer-props', `bootstrap.servers=${brokers.join(',')}`, ...PRODUCER_SETTINGS.split(' '),
+      '--throughput', '-1', ...secured, '--producer-props', `bootstrap.servers=${brokers.join(',')}`, ...PRODUCER_SETTINGS.split(' '),
     ];
     const out = await new Promise<string>((resolve, reject) => {
       execFile('java', args, { maxBuffer: 16 << 20, timeout: 300_000 }, (err, stdout, stderr) => {
@@ -125,11 +173,11 @@ export async function producerCeiling(brokers: string[], payloads: Buffer[], rec
     return rate;
   } finally {
     await rm(dir, { recursive: true, force: true });
-    await deleteTopics(brokers, [topic]).catch(() => undefined);
+    await deleteTopics(brokers, [topic], security).catch(() => undefined);
   }
 }
 
-export async function measureCeiling(brokers: string[], batch: number, records: number, live: Set<Child>, progress: (l: string) => void): Promise<CeilingResult> {
+export async function measureCeiling(brokers: string[], security: KafkaSecurity | undefined, batch: number, records: number, live: Set<Child>, progress: (l: string) => void): Promise<CeilingResult> {
   const r: CeilingResult = { receive_events_per_s: null, producer_records_per_s: null, producer_settings: PRODUCER_SETTINGS, errors: [] };
   let payloads: Buffer[] = [];
   progress(`ceiling: mock into a receive-only client for ${(RECEIVE_WARMUP_MS + RECEIVE_MS) / 1000}s`);
@@ -143,7 +191,7 @@ export async function measureCeiling(brokers: string[], batch: number, records: 
   }
   progress(`ceiling: kafka-producer-perf-test, ${records.toLocaleString('en')} records`);
   try {
-    r.producer_records_per_s = Math.round(await producerCeiling(brokers, payloads, records));
+    r.producer_records_per_s = Math.round(await producerCeiling(brokers, security, payloads, records));
     progress(`ceiling: kafka-producer-perf-test ${r.producer_records_per_s.toLocaleString('en')} records/s`);
   } catch (err) {
     r.errors.push((err as Error).message);

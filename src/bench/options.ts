@@ -1,6 +1,7 @@
 // The options of `ws2kafka bench` and the parsers that turn its flags into them. Pure: every bad
 // value is a USAGE error naming the flag, the value and what is accepted.
 import { Ws2kError } from '../errors.ts';
+import type { KafkaSecurity } from '../config/kafka-options.ts';
 import { parseBrokers } from '../config/parse.ts';
 import { parseDuration, parseInteger } from '../mock/options.ts';
 
@@ -13,6 +14,8 @@ export interface BenchOptions {
   batch: number;
   /** Undefined: 127.0.0.1:9092, started with `ws2kafka kafka start` when nothing answers. */
   brokers: string[] | undefined;
+  /** TLS and SASL towards Kafka, for every client bench makes and every process it starts. */
+  security: KafkaSecurity | undefined;
   /** A shell command run instead of `ws2kafka run` (reads ws://127.0.0.1:<mockPort>/mock, writes trades/aggregates). */
   peer: string | undefined;
   /** The mock's port with --peer (default 8081, the address a peer expects). */
@@ -79,6 +82,7 @@ export function benchOptions(v: BenchFlagValues): BenchOptions {
     durationMs: BENCH_DEFAULTS.durationMs,
     batch: BENCH_DEFAULTS.batch,
     brokers: undefined,
+    security: undefined,
     peer: undefined,
     mockPort: BENCH_DEFAULTS.mockPort,
     ceiling: v.ceiling ?? false,

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { kafkaChildOptions, type KafkaSecurity } from '../config/kafka-options.ts';
 import { Ws2kError } from '../errors.ts';
 import type { MockStats } from '../mock/stats.ts';
 import { audit } from '../verify/audit.ts';
@@ -21,6 +22,8 @@ const START_TIMEOUT_MS = 60_000;
 
 export interface RungOptions {
   brokers: string[];
+  /** TLS and SASL towards Kafka: for bench's clients, and passed on to the bridge. */
+  security?: KafkaSecurity | undefined;
   offered: number;
   durationMs: number;
   batch: number;
@@ -89,7 +92,7 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
   const extra = o.peer === undefined ? [name('unknown'), name('dead-letter'), name('gaps')] : [];
   const topics = [data.trades, data.aggregates];
   const routes = { T: data.trades, A: data.aggregates, AM: data.aggregates };
-  await freshTopics(o.brokers, topics);
+  await freshTopics(o.brokers, topics, o.security);
 
   const children: Child[] = [];
   const start = (c: Child) => {
@@ -97,7 +100,7 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
     o.live.add(c);
     return c;
   };
-  const sampler = new OffsetSampler(o.brokers, topics);
+  const sampler = new OffsetSampler(o.brokers, topics, o.security);
   // Each bridge its own spool directory (SPOOL_DIR: a bridge without a spool ignores it).
   const spoolDir = await mkdtemp(join(tmpdir(), 'ws2kafka-bench-spool-'));
   try {
@@ -111,6 +114,8 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
     let metricsUrl: string | undefined;
     let pipeline: Child;
     if (o.peer === undefined) {
+      // The bridge connects as bench does: flags for the files and names, the password in its environment.
+      const child = kafkaChildOptions(o.security);
       const metricsPort = await freePort();
       metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
       pipeline = start(
@@ -119,7 +124,8 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
           '--topics', `T=${data.trades},A=${data.aggregates},AM=${data.aggregates}`,
           '--unknown-topic', extra[0]!, '--dead-letter-topic', extra[1]!, '--gap-topic', extra[2]!,
           '--metrics-port', String(metricsPort), '--metrics-interval', '1s', '--log-level', 'warn',
-        ], { SPOOL_DIR: spoolDir }),
+          ...child.args,
+        ], { SPOOL_DIR: spoolDir, ...child.env }),
       );
     } else {
       pipeline = start(shell('--peer', o.peer, { WEBSOCKET_URL: url, KAFKA_BROKERS: o.brokers.join(','), BENCH_RATE: String(o.offered), SPOOL_DIR: spoolDir }));
@@ -193,7 +199,7 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
     const ackedTotal = await sampler.total();
 
     o.progress(`  ${k(o.offered)}/s: auditing ${k(ackedTotal)} records`);
-    const report = await audit({ brokers: o.brokers, topics, routes, mockStats: statsUrl, timeoutMs: 300_000 });
+    const report = await audit({ brokers: o.brokers, security: o.security, topics, routes, mockStats: statsUrl, timeoutMs: 300_000 });
     await mock.stop();
 
     const verdict = judgeRung({
@@ -241,7 +247,7 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
       await c.stop(5000).catch(() => undefined);
       o.live.delete(c);
     }
-    await deleteTopics(o.brokers, [...topics, ...extra]).catch(() => undefined);
+    await deleteTopics(o.brokers, [...topics, ...extra], o.security).catch(() => undefined);
     await rm(spoolDir, { recursive: true, force: true });
   }
 }

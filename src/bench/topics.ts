@@ -3,16 +3,17 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Consumer } from '@platformatic/kafka';
+import { kafkaClientOptions, type KafkaSecurity } from '../config/kafka-options.ts';
 
 const PARTITIONS = 6;
 
-function admin(brokers: string[]): Admin {
-  return new Admin({ clientId: 'ws2kafka-bench', bootstrapBrokers: [...brokers] });
+function admin(brokers: string[], security: KafkaSecurity | undefined): Admin {
+  return new Admin({ clientId: 'ws2kafka-bench', bootstrapBrokers: [...brokers], ...kafkaClientOptions(security, brokers) });
 }
 
 /** Deletes those of `topics` that exist. */
-export async function deleteTopics(brokers: string[], topics: string[]): Promise<void> {
-  const a = admin(brokers);
+export async function deleteTopics(brokers: string[], topics: string[], security?: KafkaSecurity): Promise<void> {
+  const a = admin(brokers, security);
   try {
     const existing = new Set(await a.listTopics());
     const mine = topics.filter((t) => existing.has(t));
@@ -26,10 +27,10 @@ export async function deleteTopics(brokers: string[], topics: string[]): Promise
  * Creates `topics` empty (deleting them first when they exist, as --peer's fixed names need).
  * Deletion is asynchronous in Kafka: creation is retried until the old topic is gone.
  */
-export async function freshTopics(brokers: string[], topics: string[], timeoutMs = 60_000): Promise<void> {
-  await deleteTopics(brokers, topics);
+export async function freshTopics(brokers: string[], topics: string[], security?: KafkaSecurity, timeoutMs = 60_000): Promise<void> {
+  await deleteTopics(brokers, topics, security);
   const deadline = Date.now() + timeoutMs;
-  const a = admin(brokers);
+  const a = admin(brokers, security);
   try {
     for (;;) {
       const existing = new Set(await a.listTopics());
@@ -52,9 +53,9 @@ export async function freshTopics(brokers: string[], topics: string[], timeoutMs
 export class OffsetSampler {
   #consumer: Consumer;
   #topics: string[];
-  constructor(brokers: string[], topics: string[]) {
+  constructor(brokers: string[], topics: string[], security?: KafkaSecurity) {
     this.#topics = topics;
-    this.#consumer = new Consumer({ groupId: `ws2kafka-bench-${randomUUID()}`, clientId: 'ws2kafka-bench', bootstrapBrokers: [...brokers] });
+    this.#consumer = new Consumer({ groupId: `ws2kafka-bench-${randomUUID()}`, clientId: 'ws2kafka-bench', bootstrapBrokers: [...brokers], ...kafkaClientOptions(security, brokers) });
   }
   async total(): Promise<number> {
     const ends = await this.#consumer.listOffsets({ topics: [...this.#topics] });

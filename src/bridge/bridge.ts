@@ -94,6 +94,7 @@ export class Bridge {
       spoolFull: c.spoolFull,
       onFull: () => this.source.pause(),
       brokers: c.brokers,
+      security: c.kafka,
       compression: c.compression,
       lingerMs: c.lingerMs,
       batchBytes: c.batchBytes,
@@ -115,6 +116,7 @@ export class Bridge {
     this.source = new PolygonSource({
       url: c.url,
       apiKey: c.apiKey,
+      ca: c.feedCa,
       subscribe: c.subscribe,
       log: o.log,
       onFrame: (frame, receivedAt, isBinary) => this.#guardFrame(frame, receivedAt, isBinary),
@@ -162,7 +164,7 @@ export class Bridge {
       this.source.start();
     };
     this.#sourceWait = setTimeout(startSource, SOURCE_WAIT_MS);
-    this.sink.start().then(startSource, (err: unknown) => this.#o.onDone({ code: 1, reason: `Kafka: ${String(err)}` }));
+    this.sink.start().then(startSource, (err: unknown) => this.#o.onDone({ code: 1, reason: err instanceof Ws2kError ? `${err.message} [${err.code}]` : `Kafka: ${String(err)}` }));
     const max = this.#o.config.maxEvents;
     if (max > 0) {
       this.#watch = setInterval(() => {

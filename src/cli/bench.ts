@@ -3,9 +3,11 @@ import { bench, writeOut } from '../bench/bench.ts';
 import type { Child } from '../bench/children.ts';
 import { BENCH_DEFAULTS, benchOptions } from '../bench/options.ts';
 import { table } from '../bench/result.ts';
+import { fileValue, kafkaFlagSpec, kafkaHelpRows, kafkaSecurityFrom, kafkaSecurityWarnings } from '../config/kafka-options.ts';
+import { readConfigFile } from '../config/run-config.ts';
 import { parseFlags } from './args.ts';
 
-const HELP = `Usage: ws2kafka bench [options]
+const HELP = () => `Usage: ws2kafka bench [options]
 
 Climbs a ladder of offered rates. For each rate: fresh topics, \`ws2kafka mock\` in its own process
 offering T and AM events (90:10) in frames of --batch events for --duration, \`ws2kafka run\` in its
@@ -19,6 +21,8 @@ Options:
   --rates LIST          offered events/s (default ${BENCH_DEFAULTS.rates.join(',')}; 200k and 1m work too)
   --duration DURATION   how long each rate is offered (default ${BENCH_DEFAULTS.durationMs / 1000}s)
   --batch N             events per frame (default ${BENCH_DEFAULTS.batch})
+  --config FILE         run's config file (JSON or YAML): its brokers and Kafka connection options
+                        are used (flags and the environment win over it)
   --brokers HOST:PORT   Kafka (default 127.0.0.1:9092, started with 'ws2kafka kafka start' if nothing answers)
   --peer "COMMAND"      run this shell command instead of 'ws2kafka run', against the same mock at
                         ws://127.0.0.1:8081/mock (--mock-port), writing topics trades and aggregates
@@ -31,10 +35,15 @@ Options:
   --drain DURATION      longest wait after the feed stops for the backlog to reach Kafka (default ${BENCH_DEFAULTS.drainMs / 1000}s)
   --json                print one JSON object instead of the table
   --out DIR             also write DIR/bench.json and DIR/bench.svg (acknowledged rate and p99 against offered)
+
+Kafka connection (as for run, passed on to the bridge; the password through the environment):
+${kafkaHelpRows(23).join('\n')}
 `;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags('bench', argv, {
+    config: { type: 'string' },
+    ...kafkaFlagSpec(),
     rates: { type: 'string' },
     duration: { type: 'string' },
     batch: { type: 'string' },
@@ -48,10 +57,16 @@ export async function run(argv: string[]): Promise<number> {
     out: { type: 'string' },
   });
   if (values.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(HELP());
     return 0;
   }
-  const o = benchOptions(values);
+  const file = values.config !== undefined ? await readConfigFile(values.config) : {};
+  const o = benchOptions({ ...values, brokers: values.brokers ?? (file['brokers'] !== undefined ? fileValue(file['brokers']) : undefined) });
+  const security = await kafkaSecurityFrom({ flags: values, env: process.env, file, configPath: values.config });
+  if (security.tls !== undefined || security.sasl !== undefined) {
+    o.security = security;
+    for (const warning of kafkaSecurityWarnings(security)) process.stderr.write(`ws2kafka bench: WARNING: ${warning}\n`);
+  }
   const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
   const live = new Set<Child>();
   const interrupted = Promise.withResolvers<number>();

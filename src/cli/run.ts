@@ -2,7 +2,9 @@
 import pino from 'pino';
 import { Bridge } from '../bridge/bridge.ts';
 import { redactUrl } from '../config/parse.ts';
+import { describeKafkaSecurity, kafkaSecrets, kafkaSecurityWarnings, redactOptions, scrub } from '../config/kafka-options.ts';
 import { loadRunConfig, runFlagSpec, runHelp } from '../config/run-config.ts';
+import { Ws2kError } from '../errors.ts';
 import { ws2kafkaHome } from '../kafka-local/home.ts';
 import { startBroker } from '../kafka-local/broker.ts';
 import { brokerAnswers } from '../kafka-local/probe.ts';
@@ -20,10 +22,23 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const config = await loadRunConfig(values);
-  const log = pino({ level: config.logLevel, base: { cmd: 'run' } }, pino.destination(2));
+  // Secrets are never put in a log line; should one reach it anyway (inside an error from a
+  // library), it is replaced before the line is written.
+  const secrets = [...kafkaSecrets(config.kafka), ...(config.apiKey !== undefined ? [config.apiKey] : [])];
+  const stderr = pino.destination(2);
+  const log = pino({ level: config.logLevel, base: { cmd: 'run' } }, secrets.length === 0 ? stderr : { write: (line: string) => stderr.write(scrub(line, secrets)) });
+  log.debug({ flags: redactOptions(values) }, 'command-line options (secrets redacted)');
   const cleanups: Array<() => Promise<void>> = [];
+  const secured = config.kafka.tls !== undefined || config.kafka.sasl !== undefined;
+  for (const warning of kafkaSecurityWarnings(config.kafka)) {
+    process.stderr.write(`ws2kafka run: WARNING: ${warning}\n`);
+    log.warn({ kafkaSecurity: describeKafkaSecurity(config.kafka) }, `WARNING: ${warning}`);
+  }
 
   let brokers = config.brokers;
+  if (!brokers && secured) {
+    throw new Ws2kError('USAGE', 'the Kafka TLS and SASL options need --brokers (KAFKA_BROKERS): the local broker started without it is plaintext on 127.0.0.1:9092 (ws2kafka kafka start --security sasl_ssl prints the options of its secured listeners)');
+  }
   if (!brokers) {
     brokers = [LOCAL_BROKER];
     if (!(await brokerAnswers(LOCAL_BROKER, 2000))) {
@@ -78,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
   bridge.start();
   const every = config.metricsIntervalMs > 0 ? `a metrics line every ${config.metricsIntervalMs / 1000}s` : 'no periodic metrics line';
   process.stdout.write(
-    `ws2kafka: ${config.url ? redactUrl(url) : `the built-in mock feed (${config.mockRate} events/s)`} → Kafka ${brokers.join(',')}, subscribed to ${config.subscribe}; ${every}; Ctrl-C stops\n`,
+    `ws2kafka: ${config.url ? redactUrl(url) : `the built-in mock feed (${config.mockRate} events/s)`} → Kafka ${brokers.join(',')}${secured ? ` over ${describeKafkaSecurity(config.kafka)}` : ''}, subscribed to ${config.subscribe}; ${every}; Ctrl-C stops\n`,
   );
   const result = await done.promise;
   log.info({ reason: result.reason }, 'shutting down: stopped reading; waiting for Kafka to acknowledge what is buffered');

@@ -1,11 +1,13 @@
 // `ws2kafka verify`: audits what reached Kafka against what the mock sent (src/verify/audit.ts).
+import { fileValue, kafkaFlagSpec, kafkaHelpRows, kafkaSecurityFrom, kafkaSecurityWarnings } from '../config/kafka-options.ts';
+import { readConfigFile } from '../config/run-config.ts';
 import { Ws2kError } from '../errors.ts';
 import { parseDuration, parseInteger } from '../mock/options.ts';
 import { audit, type AuditOptions, type AuditReport } from '../verify/audit.ts';
 import { DEFAULT_ROUTES, parseRoutes } from '../verify/events.ts';
 import { parseFlags } from './args.ts';
 
-const HELP = `Usage: ws2kafka verify (--mock-stats URL | --expect N) [options]
+const HELP = () => `Usage: ws2kafka verify (--mock-stats URL | --expect N) [options]
 
 Reads every record of the topics and reports: records per topic; lost (sent by the mock but
 absent); duplicated (a q seen twice); reordered (q not increasing for a key within a partition);
@@ -18,6 +20,8 @@ connection closed inside a recorded gap (from - 1 s to to + 1 s); they are not c
 Exits 0 only when lost, duplicated, reordered and corrupted are all 0 (1 otherwise).
 
 Options:
+  --config FILE             run's config file (JSON or YAML): its brokers and Kafka connection
+                            options are used (flags and the environment win over it)
   --brokers HOST:PORT,...   default 127.0.0.1:9092
   --topics T1,T2            default trades,aggregates
   --routes EV=TOPIC,...     which ev belongs in which topic (default ${Object.entries(DEFAULT_ROUTES).map(([e, t]) => `${e}=${t}`).join(',')})
@@ -28,11 +32,16 @@ Options:
   --settle DURATION         first wait until the topics have not grown for this long (default: no wait)
   --timeout DURATION        give up settling or reading after this long (default 5m)
   --json                    print one JSON object instead of text
+
+Kafka connection (as for run; see docs/configuration.md):
+${kafkaHelpRows(27).join('\n')}
 `;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parseFlags('verify', argv, {
-    brokers: { type: 'string', default: '127.0.0.1:9092' },
+    config: { type: 'string' },
+    ...kafkaFlagSpec(),
+    brokers: { type: 'string' },
     topics: { type: 'string', default: 'trades,aggregates' },
     routes: { type: 'string' },
     'mock-stats': { type: 'string' },
@@ -43,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false },
   });
   if (v.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(HELP());
     return 0;
   }
   const list = (flag: string, text: string) => {
@@ -51,7 +60,11 @@ export async function run(argv: string[]): Promise<number> {
     if (items.length === 0) throw new Ws2kError('USAGE', `--${flag} '${text}' is not accepted: expected a comma-separated list`);
     return items;
   };
-  const o: AuditOptions = { brokers: list('brokers', v.brokers), topics: list('topics', v.topics) };
+  const file = v.config !== undefined ? await readConfigFile(v.config) : {};
+  const brokers = v.brokers ?? (file['brokers'] !== undefined ? fileValue(file['brokers']) : '127.0.0.1:9092');
+  const security = await kafkaSecurityFrom({ flags: v, env: process.env, file, configPath: v.config });
+  for (const warning of kafkaSecurityWarnings(security)) process.stderr.write(`ws2kafka verify: WARNING: ${warning}\n`);
+  const o: AuditOptions = { brokers: list('brokers', brokers), topics: list('topics', v.topics), security };
   if (v.routes !== undefined) {
     const routes = parseRoutes(v.routes);
     if (routes === undefined) throw new Ws2kError('USAGE', `--routes '${v.routes}' is not accepted: expected EV=TOPIC pairs, e.g. T=trades,A=aggregates,AM=aggregates`);

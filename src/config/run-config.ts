@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { Ws2kError } from '../errors.ts';
 import { DEFAULT_TOPICS } from '../route/route.ts';
+import { KAFKA_OPTIONS, kafkaFlagSpec, kafkaHelpRows, kafkaSecurityFrom, pickOption, readCaBundle, secretFromFile, type KafkaSecurity } from './kafka-options.ts';
 import { LIMITS, type LimitName } from './limits.ts';
 import { parseBrokers, parseChoice, parseDuration, parseInteger, parseMap, parseTopic, parseUrl, usage } from './parse.ts';
 
@@ -15,7 +16,11 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export interface RunConfig {
   url: string | undefined;
+  /** The feed's API key: from --api-key / POLYGON_API_KEY, or read from --api-key-file. */
   apiKey: string | undefined;
+  apiKeyFile: string | undefined;
+  /** --ca: a PEM bundle of CAs for a wss:// feed (its path; the contents are feedCa). */
+  ca: string | undefined;
   subscribe: string;
   brokers: string[] | undefined;
   topics: Record<string, string>;
@@ -49,9 +54,12 @@ export interface RunConfig {
   maxEventsPerFrame: number;
   maxDepth: number;
   maxKeyBytes: number;
+  /** Loaded from the options above, not options themselves: --ca's contents, Kafka's TLS and SASL. */
+  feedCa: string | undefined;
+  kafka: KafkaSecurity;
 }
 
-type Key = keyof RunConfig;
+type Key = Exclude<keyof RunConfig, 'feedCa' | 'kafka'>;
 
 interface Option {
   key: Key;
@@ -69,7 +77,9 @@ const int = (min: number, max?: number) => (o: string, v: string) => parseIntege
 /** Every option of `run`: its flag, environment variable, default and help line. */
 export const RUN_OPTIONS: readonly Option[] = [
   { key: 'url', flag: 'url', env: 'WEBSOCKET_URL', arg: 'URL', default: undefined, parse: parseUrl, help: 'feed to read (default: the built-in mock feed, started in-process)' },
-  { key: 'apiKey', flag: 'api-key', env: 'POLYGON_API_KEY', arg: 'KEY', default: undefined, parse: str, help: 'API key sent in the auth message; never logged' },
+  { key: 'apiKey', flag: 'api-key', env: 'POLYGON_API_KEY', arg: 'KEY', default: undefined, parse: str, help: 'API key sent in the auth message; never logged. A key on the command line is visible to every user of the host through ps: prefer POLYGON_API_KEY or --api-key-file' },
+  { key: 'apiKeyFile', flag: 'api-key-file', env: 'POLYGON_API_KEY_FILE', arg: 'FILE', default: undefined, parse: str, help: 'file holding the API key (read at start; a trailing newline is ignored)' },
+  { key: 'ca', flag: 'ca', env: 'WEBSOCKET_CA', arg: 'FILE', default: undefined, parse: str, help: "PEM bundle of the CAs that sign a wss:// feed's certificate (a private CA; default: the system's CA store)" },
   { key: 'subscribe', flag: 'subscribe', env: 'SUBSCRIBE', arg: 'PARAMS', default: 'T.*,AM.*', parse: str, help: 'subscription params, comma separated' },
   { key: 'brokers', flag: 'brokers', env: 'KAFKA_BROKERS', arg: 'HOST:PORT,..', default: undefined, parse: parseBrokers, help: 'Kafka bootstrap servers (default: 127.0.0.1:9092, started with `ws2kafka kafka start` when nothing answers)' },
   { key: 'topics', flag: 'topics', env: 'TOPICS', arg: 'EV=TOPIC,..', default: undefined, parse: parseMap, help: `ev to topic, merged over the defaults (${Object.entries(DEFAULT_TOPICS).map(([e, t]) => `${e}=${t}`).join(',')})` },
@@ -124,17 +134,39 @@ export function runHelp(): string {
     ...rows,
     `${'  -h, --help'.padEnd(38)} this text`,
     '',
+    'Kafka connection (the same options for verify and bench; see docs/configuration.md):',
+    ...kafkaHelpRows(38),
+    '',
   ].join('\n');
 }
 
 /** The parseArgs option table of `run`. */
-export function runFlagSpec(): Record<string, { type: 'string' }> {
-  const spec: Record<string, { type: 'string' }> = { config: { type: 'string' } };
+export function runFlagSpec(): Record<string, { type: 'string' } | { type: 'boolean' }> {
+  const spec: Record<string, { type: 'string' } | { type: 'boolean' }> = { config: { type: 'string' } };
   for (const o of RUN_OPTIONS) spec[o.flag] = { type: 'string' };
-  return spec;
+  return { ...spec, ...kafkaFlagSpec() };
 }
 
-async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+/** Every key a config file may hold: run's options and the Kafka connection options. */
+export function configFileKeys(): Set<string> {
+  return new Set([...RUN_OPTIONS.map((o) => o.flag), ...KAFKA_OPTIONS.map((o) => o.flag)]);
+}
+
+/**
+ * Where a config file fails to parse, without the parser's excerpt of the text (the file may hold
+ * a password or an API key): YAML's line, column and code, JSON's position.
+ */
+function whereInvalid(err: unknown): string {
+  const e = err as { linePos?: Array<{ line: number; col: number }>; code?: unknown; message?: unknown };
+  const at = e.linePos?.[0];
+  if (at !== undefined) return `at line ${at.line}, column ${at.col}${typeof e.code === 'string' ? ` (${e.code})` : ''}`;
+  const m = /position (\d+)(?: \(line (\d+) column (\d+)\))?/.exec(String(e.message));
+  if (m) return m[2] !== undefined ? `at line ${m[2]}, column ${m[3]}` : `at character ${m[1]}`;
+  return /end of JSON input/.test(String(e.message)) ? 'it ends too soon' : 'the text is not shown, it may hold secrets';
+}
+
+/** Reads a --config file (JSON or YAML, one object of options by flag name); unknown keys are named. */
+export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -145,49 +177,50 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   try {
     data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new Ws2kError('USAGE', `--config '${path}' is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    throw new Ws2kError('USAGE', `--config '${path}' is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${whereInvalid(err)}`);
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw usage('--config', path, 'a file holding one object of options');
-  const known = new Set(RUN_OPTIONS.map((o) => o.flag));
+  const known = configFileKeys();
   for (const k of Object.keys(data)) {
     if (!known.has(k)) throw new Ws2kError('USAGE', `--config '${path}': unknown option '${k}'; options are: ${[...known].join(', ')}`);
   }
   return data as Record<string, unknown>;
 }
 
-/** A config file value as the flag's text: maps become EV=TOPIC lists, lists are joined by commas. */
-function fileValue(v: unknown): string {
-  if (Array.isArray(v)) return v.map((x) => fileValue(x)).join(',');
-  if (typeof v === 'object' && v !== null) return Object.entries(v).map(([k, x]) => `${k}=${fileValue(x)}`).join(',');
-  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return '';
-}
-
-/** Merges file < env < flags, parses and validates every value. */
-export async function loadRunConfig(flags: Record<string, string | undefined>, env: NodeJS.ProcessEnv = process.env): Promise<RunConfig> {
-  const file = flags['config'] ? await readConfigFile(flags['config']) : {};
+/** Merges file < env < flags, parses and validates every value; reads the files options name. */
+export async function loadRunConfig(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = process.env): Promise<RunConfig> {
+  const configPath = typeof flags['config'] === 'string' ? flags['config'] : undefined;
+  const file = configPath ? await readConfigFile(configPath) : {};
+  const sources = { flags, env, file, configPath };
   const config: Partial<Record<Key, unknown>> = {};
+  const levels = new Map<Key, number>();
   for (const o of RUN_OPTIONS) {
-    const fromFlag = flags[o.flag];
-    const fromEnv = o.env ? env[o.env] : undefined;
-    const fromFile = file[o.flag];
-    let raw: string | undefined;
-    let source: string;
-    if (fromFlag !== undefined) {
-      raw = fromFlag;
-      source = `--${o.flag}`;
-    } else if (fromEnv !== undefined && fromEnv !== '') {
-      raw = fromEnv;
-      source = o.env!;
-    } else if (fromFile !== undefined && fromFile !== null) {
-      raw = fileValue(fromFile);
-      source = `${o.flag} in ${flags['config']}`;
-    } else {
-      raw = o.default;
-      source = `--${o.flag}`;
-    }
-    config[o.key] = raw === undefined ? undefined : o.parse(source, raw);
+    const picked = pickOption(o, sources);
+    levels.set(o.key, picked?.level ?? 0);
+    const raw = picked?.value ?? o.default;
+    config[o.key] = raw === undefined ? undefined : o.parse(picked?.source ?? `--${o.flag}`, raw);
   }
   config.topics = { ...DEFAULT_TOPICS, ...(config.topics as Record<string, string> | undefined) };
-  return config as RunConfig;
+  const c = config as Omit<RunConfig, 'feedCa' | 'kafka'>;
+  // The API key or its file: the higher level wins (flag > environment > config file).
+  if (c.apiKeyFile !== undefined && c.apiKey !== undefined && levels.get('apiKeyFile') === levels.get('apiKey')) {
+    throw new Ws2kError('USAGE', '--api-key and --api-key-file are both given: give one of them (the file keeps the key out of ps)');
+  }
+  let apiKey = c.apiKey;
+  if (c.apiKeyFile !== undefined && (c.apiKey === undefined || levels.get('apiKeyFile')! > levels.get('apiKey')!)) {
+    let text: string;
+    try {
+      text = await readFile(c.apiKeyFile, 'utf8');
+    } catch (err) {
+      throw new Ws2kError('USAGE', `--api-key-file '${c.apiKeyFile}' cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): expected a file holding the feed's API key`);
+    }
+    apiKey = secretFromFile(text);
+    if (apiKey === '') throw new Ws2kError('USAGE', `--api-key-file '${c.apiKeyFile}' is empty: expected the feed's API key`);
+  }
+  if (c.ca !== undefined && c.url !== undefined && !c.url.startsWith('wss:')) {
+    throw new Ws2kError('USAGE', `--ca '${c.ca}' is for a wss:// feed, but --url is not wss://`);
+  }
+  const feedCa = c.ca === undefined ? undefined : await readCaBundle('ca', c.ca);
+  const kafka = await kafkaSecurityFrom(sources);
+  return { ...c, apiKey, feedCa, kafka };
 }

@@ -2,11 +2,14 @@
 // tests and by `verify`: the same consumer code that users rely on, no mock.
 import { randomUUID } from 'node:crypto';
 import { Consumer, type Message } from '@platformatic/kafka';
+import { kafkaClientOptions, type KafkaSecurity } from '../config/kafka-options.ts';
 
 export type ReadRecord = Message<Buffer, Buffer, Buffer, Buffer>;
 
 export interface ReadOptions {
   brokers: string[];
+  /** TLS and SASL towards Kafka (plaintext when undefined). */
+  security?: KafkaSecurity | undefined;
   topics: string[];
   timeoutMs?: number;
   onRecord: (record: ReadRecord) => void;
@@ -14,7 +17,7 @@ export interface ReadOptions {
 
 /** Calls onRecord for every record now in `topics`; resolves with the count per topic. */
 export async function readToEnd(o: ReadOptions): Promise<Map<string, number>> {
-  const consumer = new Consumer({ groupId: `ws2kafka-read-${randomUUID()}`, clientId: 'ws2kafka-read', bootstrapBrokers: o.brokers });
+  const consumer = new Consumer({ groupId: `ws2kafka-read-${randomUUID()}`, clientId: 'ws2kafka-read', bootstrapBrokers: o.brokers, ...kafkaClientOptions(o.security, o.brokers) });
   const counts = new Map(o.topics.map((t) => [t, 0]));
   try {
     const ends = await consumer.listOffsets({ topics: o.topics });

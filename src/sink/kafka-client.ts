@@ -4,6 +4,8 @@
 // metadata, InitProducerId, API versions, DescribeConfigs and response parsing. Tests put a fake
 // broker behind the same interface (test/unit/producer.test.ts).
 import { Admin, ConfigResourceTypes, Producer, produceV11, Writer, type Connection } from '@platformatic/kafka';
+import { kafkaClientOptions, type KafkaSecurity } from '../config/kafka-options.ts';
+import { classifyKafkaError } from '../kafka/connection-errors.ts';
 import { produceErrorName } from './kafka-errors.ts';
 import { produceRequestBody, type PartitionBatch } from './record-batch.ts';
 
@@ -41,19 +43,30 @@ export interface ProducerClient {
   close(): Promise<void>;
 }
 
-/** A name for a failure without a Kafka error code: its protocol error, or the kind of failure. */
-export function errorCodeName(err: unknown): string {
+/**
+ * A name for a failure without a Kafka error code: its protocol error, our code for a failed
+ * connection (TLS, SASL: docs/errors.md), or the kind of failure.
+ */
+export function errorCodeName(err: unknown, security?: KafkaSecurity): string {
   const code = apiCodeOf(err);
   if (code !== undefined) return produceErrorName(code);
+  const connection = classifyKafkaError(err, security);
+  if (connection !== undefined) return connection.code;
   const c = (err as { code?: unknown } | null)?.code;
   if (c === 'PLT_KFK_TIMEOUT') return 'TIMEOUT';
   return 'NETWORK';
 }
 
-/** Kafka's error code inside an error of the client (it nests them), if there is one. */
+/**
+ * Kafka's error code inside an error of the client (it nests them), if there is one. A code inside
+ * a failed connection (SASL_AUTHENTICATION_FAILED of the handshake, under the client's network or
+ * authentication error) is not the request's: the whole request failed (kafka-sink.ts gives it
+ * its connection code), no topic or partition is to blame.
+ */
 export function apiCodeOf(err: unknown, depth = 0): number | undefined {
   if (err === null || typeof err !== 'object' || depth > 5) return undefined;
-  const e = err as { apiCode?: unknown; errors?: unknown; cause?: unknown; message?: unknown };
+  const e = err as { apiCode?: unknown; errors?: unknown; cause?: unknown; message?: unknown; code?: unknown };
+  if (e.code === 'PLT_KFK_NETWORK' || e.code === 'PLT_KFK_AUTHENTICATION') return undefined;
   if (typeof e.apiCode === 'number') return e.apiCode;
   if (typeof e.message === 'string' && e.message.startsWith('Unknown topic ')) return UNKNOWN_TOPIC_OR_PARTITION;
   if (Array.isArray(e.errors)) {
@@ -66,8 +79,9 @@ export function apiCodeOf(err: unknown, depth = 0): number | undefined {
 }
 
 /** The real client: @platformatic/kafka's Producer (and an Admin for topic configs). */
-export function platformaticClient(brokers: string[]): ProducerClient {
-  const client = new Producer({ clientId: 'ws2kafka', bootstrapBrokers: brokers, retries: 0 });
+export function platformaticClient(brokers: string[], security?: KafkaSecurity): ProducerClient {
+  const connection = kafkaClientOptions(security, brokers);
+  const client = new Producer({ clientId: 'ws2kafka', bootstrapBrokers: brokers, retries: 0, ...connection });
   let admin: Admin | undefined;
   const leadersOf = async (topics: string[]): Promise<Map<string, number[]>> => {
     const md = await client.metadata({ topics, forceUpdate: true });
@@ -111,7 +125,7 @@ export function platformaticClient(brokers: string[]): ProducerClient {
       return produceOn(connection, version, batches);
     },
     async maxMessageBytes(topics) {
-      admin ??= new Admin({ clientId: 'ws2kafka-admin', bootstrapBrokers: brokers, retries: 0, connectTimeout: 5000, requestTimeout: 10_000 });
+      admin ??= new Admin({ clientId: 'ws2kafka-admin', bootstrapBrokers: brokers, retries: 0, connectTimeout: 5000, requestTimeout: 10_000, ...connection });
       const described = await admin.describeConfigs({ resources: topics.map((t) => ({ resourceType: ConfigResourceTypes.TOPIC, resourceName: t, configurationKeys: ['max.message.bytes'] })) });
       const limits = new Map<string, number>();
       for (const d of described) {

@@ -11,6 +11,9 @@
 // has acknowledged it; a spooled record leaves the spool only then.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { KafkaSecurity } from '../config/kafka-options.ts';
+import { ErrorCodes, type Ws2kError } from '../errors.ts';
+import { classifyKafkaError, diagnoseKafkaError, isKafkaConnectionCode } from '../kafka/connection-errors.ts';
 import type { BridgeMetrics } from '../metrics/metrics.ts';
 import { NO_HEADERS, type SpoolRecord } from '../spool/codec.ts';
 import type { Spool } from '../spool/spool.ts';
@@ -23,6 +26,8 @@ import { RecordQueue, type OutRecord } from './record-queue.ts';
 
 export interface SinkOptions {
   brokers: string[];
+  /** TLS and SASL towards Kafka (plaintext when undefined). */
+  security?: KafkaSecurity | undefined;
   compression: 'lz4' | 'snappy' | 'zstd' | 'gzip' | 'none';
   lingerMs: number;
   batchBytes: number;
@@ -84,6 +89,8 @@ const INFLIGHT_STUCK_MS = 10_000;
 const RETRY_MAX_MS = 5000;
 /** How soon records that found no room in the spool (full, or a write error) are tried again. */
 const FLUSH_RETRY_MS = 500;
+/** How often, at most, a failed start probes the listener for a TLS or SASL mismatch. */
+const PROBE_EVERY_MS = 30_000;
 const ORIGIN = performance.timeOrigin;
 
 export class KafkaSink {
@@ -108,6 +115,10 @@ export class KafkaSink {
   /** When the batch in flight was first sent (Date.now()). */
   #inflightSince = 0;
   #lastFailureLog = 0;
+  #lastRefusedConnectionLog = 0;
+  #lastProbeAt = 0;
+  /** Why the start failed for good (TLS or SASL refused): nothing will be acknowledged. */
+  #fatal: Ws2kError | undefined;
   #lastSpoolFullLog = 0;
   #lastOverflowLog = 0;
   #lastRefusedLog = 0;
@@ -131,7 +142,7 @@ export class KafkaSink {
     o.metrics.bufferCapacity = o.capacity;
     this.#toDisk = o.spool !== undefined && o.writeAhead === true;
     this.#spoolUsed = (o.spool?.size ?? 0) > 0;
-    this.#producer = new BatchProducer({ brokers: o.brokers, compression: o.compression, log: o.log, ...(o.client ? { client: o.client } : {}) });
+    this.#producer = new BatchProducer({ brokers: o.brokers, security: o.security, compression: o.compression, log: o.log, ...(o.client ? { client: o.client } : {}) });
     this.held = new HeldStore({ spool: o.spool?.options, memoryCapacity: o.capacity });
     for (const topic of this.held.recover()) {
       // Held by an earlier run: still held until a probe shows Kafka takes it.
@@ -346,6 +357,18 @@ export class KafkaSink {
         await this.#createTopics();
         break;
       } catch (err) {
+        // TLS or SASL settings Kafka refuses (or crossed TLS and plaintext): retrying cannot help,
+        // so the start fails now with the code instead of looking like an unreachable Kafka.
+        // The listener is probed (when the error alone says nothing) at most every 30 s.
+        const probe = Date.now() - this.#lastProbeAt >= PROBE_EVERY_MS;
+        if (probe) this.#lastProbeAt = Date.now();
+        const refused = await diagnoseKafkaError(err, this.#o.security, this.#o.brokers, { probe });
+        if (refused !== undefined) {
+          this.#fatal = refused;
+          this.#o.metrics.countError(refused.code, refused.message);
+          this.#o.log.error({ code: refused.code, brokers: this.#o.brokers }, `[${refused.code}] ${refused.message}`);
+          throw refused;
+        }
         this.#o.log.warn(
           { brokers: this.#o.brokers, attempt, err: (err as Error).message, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0 },
           `Kafka at ${this.#o.brokers.join(',')} is unreachable or refused topic creation; retrying in ${delay} ms (events are kept meanwhile)`,
@@ -361,7 +384,7 @@ export class KafkaSink {
 
   async #createTopics(): Promise<void> {
     const o = this.#o;
-    await createMissingTopics({ brokers: o.brokers, topics: o.topics, partitions: o.partitions, replication: o.replication, configs: o.topicConfigs ?? {}, log: o.log });
+    await createMissingTopics({ brokers: o.brokers, security: o.security, topics: o.topics, partitions: o.partitions, replication: o.replication, configs: o.topicConfigs ?? {}, log: o.log });
     await this.#producer.prepare(o.topics);
     const dlq = o.deadLetterTopic;
     const wanted = Number(dlq === undefined ? NaN : o.topicConfigs?.[dlq]?.['max.message.bytes']);
@@ -567,12 +590,27 @@ export class KafkaSink {
     const batch = this.#inflight!;
     const m = this.#o.metrics;
     m.produceErrors++;
-    const codes = err instanceof ProduceError ? err.codes : ['NETWORK'];
+    // A TLS or SASL refusal (credentials revoked, a certificate expired while running): the batch
+    // is retried and events wait in the spool as for any failure, but under its own code, loudly.
+    const refused = err instanceof ProduceError ? err.codes.find((c) => isKafkaConnectionCode(c)) : classifyKafkaError(err, this.#o.security, this.#o.brokers)?.code;
+    const codes = err instanceof ProduceError ? err.codes : [refused ?? 'NETWORK'];
     for (const c of new Set(codes)) m.countProduceError(c);
-    m.setLastError(`KAFKA_PRODUCE_FAILED`, `${codes.join(',')}: ${(err as Error).message}`);
     const now = Date.now();
+    if (refused !== undefined) {
+      const detail = classifyKafkaError(err, this.#o.security, this.#o.brokers)?.message ?? `${ErrorCodes[refused].summary} (${(err as Error).message})`;
+      m.countError(refused, detail);
+      if (now - this.#lastRefusedConnectionLog > 5000) {
+        this.#lastRefusedConnectionLog = now;
+        this.#o.log.error(
+          { code: refused, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0, retryInMs: this.#retryDelay },
+          `[${refused}] Kafka refuses the connection: ${detail}. Events are kept (${this.#o.spool ? 'in the spool' : 'in memory'}) and the batch is retried until it is fixed`,
+        );
+      }
+    } else {
+      m.setLastError(`KAFKA_PRODUCE_FAILED`, `${codes.join(',')}: ${(err as Error).message}`);
+    }
     if (batch.from !== 'held' && this.#failingSince === 0) this.#failingSince = now;
-    if (now - this.#lastFailureLog > 5000) {
+    if (refused === undefined && now - this.#lastFailureLog > 5000) {
       this.#lastFailureLog = now;
       this.#o.log.warn(
         { err: (err as Error).message, codes, batch: batch.messages.length, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0, retryInMs: this.#retryDelay },
@@ -605,6 +643,8 @@ export class KafkaSink {
   /** Resolves true when everything buffered and spooled has been acknowledged, false after timeoutMs. */
   drain(timeoutMs: number): Promise<boolean> {
     if (this.#pending.length > 0) this.#flushPending();
+    // Kafka refused the connection at start: waiting cannot help (the spool keeps what it can).
+    if (this.#fatal !== undefined) return Promise.resolve(this.#pendingTotal() === 0);
     if (this.#pendingTotal() === 0 && this.#inflight === undefined) return Promise.resolve(true);
     if (this.#ready) this.#send();
     return new Promise((resolve) => {

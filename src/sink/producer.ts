@@ -17,6 +17,7 @@
 // too large is refused without being sent. Kafka takes one batch per partition per request, so
 // the pieces of a split partition go out in successive rounds, in sequence order.
 import type { Logger } from 'pino';
+import type { KafkaSecurity } from '../config/kafka-options.ts';
 import { Ws2kError } from '../errors.ts';
 import { errorCodeName, platformaticClient, type PartitionResponse, type ProduceResponse, type ProducerClient } from './kafka-client.ts';
 import { produceAction, produceErrorName, ProduceActions } from './kafka-errors.ts';
@@ -90,6 +91,8 @@ interface PendingSend {
 
 export interface ProducerOptions {
   brokers: string[];
+  /** TLS and SASL towards Kafka (plaintext when undefined). */
+  security?: KafkaSecurity | undefined;
   compression: Compression;
   log: Logger;
   /** A client of our own for tests (a fake broker); the real one by default. */
@@ -98,6 +101,7 @@ export interface ProducerOptions {
 
 export class BatchProducer {
   #client: ProducerClient;
+  #security: KafkaSecurity | undefined;
   #encoder: RecordBatchEncoder;
   #log: Logger;
   #ids: { producerId: bigint; producerEpoch: number } | undefined;
@@ -118,7 +122,8 @@ export class BatchProducer {
   constructor(o: ProducerOptions) {
     this.#log = o.log;
     this.#encoder = new RecordBatchEncoder(o.compression);
-    this.#client = o.client ?? platformaticClient(o.brokers);
+    this.#client = o.client ?? platformaticClient(o.brokers, o.security);
+    this.#security = o.security;
   }
 
   /** Reads the topics' metadata and limits, the broker's Produce versions and a producer id. */
@@ -209,7 +214,7 @@ export class BatchProducer {
           } catch (err) {
             this.#refresh = true;
             failures.push(`broker ${leader}: ${(err as Error).message}`);
-            codes.push(errorCodeName(err));
+            codes.push(errorCodeName(err, this.#security));
           }
         }),
       );

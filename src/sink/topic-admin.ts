@@ -3,10 +3,13 @@
 // own where given: the dead-letter topic's max.message.bytes).
 import { Admin } from '@platformatic/kafka';
 import type { Logger } from 'pino';
+import { kafkaClientOptions, type KafkaSecurity } from '../config/kafka-options.ts';
 import { apiCodeOf } from './kafka-client.ts';
 
 export interface TopicSetup {
   brokers: string[];
+  /** TLS and SASL towards Kafka (plaintext when undefined). */
+  security?: KafkaSecurity | undefined;
   topics: string[];
   partitions: number;
   replication: number;
@@ -21,7 +24,7 @@ export interface TopicSetup {
  * topic are held in the spool until it exists and may be written.
  */
 export async function createMissingTopics(o: TopicSetup): Promise<void> {
-  const admin = new Admin({ clientId: 'ws2kafka-admin', bootstrapBrokers: o.brokers, retries: 0, connectTimeout: 5000, requestTimeout: 10_000 });
+  const admin = new Admin({ clientId: 'ws2kafka-admin', bootstrapBrokers: o.brokers, retries: 0, connectTimeout: 5000, requestTimeout: 10_000, ...kafkaClientOptions(o.security, o.brokers) });
   try {
     const existing = new Set(await admin.listTopics());
     const missing = o.topics.filter((t) => !existing.has(t));

@@ -42,6 +42,8 @@ export interface Gap {
 export interface SourceOptions {
   url: string;
   apiKey: string | undefined;
+  /** PEM CA bundle trusted for a wss:// feed (a private CA); undefined: the system store. */
+  ca?: string | undefined;
   subscribe: string;
   log: Logger;
   /**
@@ -193,7 +195,7 @@ export class PolygonSource {
     this.#state = SourceStates.CONNECTING;
     this.#closeReason = '';
     this.#connectionId = randomUUID();
-    const ws = new WebSocket(this.#o.url, { maxPayload: this.#o.maxFrameBytes ?? 16 * 1024 * 1024, perMessageDeflate: false, skipUTF8Validation: true });
+    const ws = new WebSocket(this.#o.url, { maxPayload: this.#o.maxFrameBytes ?? 16 * 1024 * 1024, perMessageDeflate: false, skipUTF8Validation: true, ...(this.#o.ca !== undefined ? { ca: this.#o.ca } : {}) });
     this.#ws = ws;
     ws.on('open', () => {
       this.#state = SourceStates.AUTHENTICATING;

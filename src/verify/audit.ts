@@ -9,7 +9,9 @@
 // (src/verify/gaps.ts; docs/verify.md).
 import { Consumer } from '@platformatic/kafka';
 import { randomUUID } from 'node:crypto';
+import { kafkaClientOptions, type KafkaSecurity } from '../config/kafka-options.ts';
 import { Ws2kError } from '../errors.ts';
+import { diagnoseKafkaError } from '../kafka/connection-errors.ts';
 import { readToEnd } from '../kafka/read.ts';
 import type { MockStats } from '../mock/stats.ts';
 import { checkRecord, DEFAULT_ROUTES } from './events.ts';
@@ -18,6 +20,8 @@ import { classifyMissing, parseGapRecord, type GapWindow } from './gaps.ts';
 
 export interface AuditOptions {
   brokers: string[];
+  /** TLS and SASL towards Kafka (plaintext when undefined). */
+  security?: KafkaSecurity | undefined;
   /** Default: trades, aggregates. */
   topics?: string[];
   /** ev → topic; default DEFAULT_ROUTES (T→trades, A and AM→aggregates). */
@@ -86,8 +90,8 @@ async function fetchStats(url: string): Promise<MockStats> {
 }
 
 /** Resolves once the topics' end offsets have stayed the same for `settleMs`. */
-async function settle(brokers: string[], topics: string[], settleMs: number, timeoutMs: number, log: (l: string) => void): Promise<void> {
-  const consumer = new Consumer({ groupId: `ws2kafka-verify-${randomUUID()}`, clientId: 'ws2kafka-verify', bootstrapBrokers: brokers });
+async function settle(brokers: string[], security: KafkaSecurity | undefined, topics: string[], settleMs: number, timeoutMs: number, log: (l: string) => void): Promise<void> {
+  const consumer = new Consumer({ groupId: `ws2kafka-verify-${randomUUID()}`, clientId: 'ws2kafka-verify', bootstrapBrokers: brokers, ...kafkaClientOptions(security, brokers) });
   try {
     const deadline = Date.now() + timeoutMs;
     let last = '';
@@ -99,7 +103,7 @@ async function settle(brokers: string[], topics: string[], settleMs: number, tim
         const ends = await consumer.listOffsets({ topics });
         now = JSON.stringify([...ends].map(([t, o]) => [t, o.map(String)]));
       } catch (err) {
-        throw new Ws2kError('VERIFY_READ_FAILED', `listing the end offsets of ${topics.join(', ')}: ${(err as Error).message}`, { cause: err });
+        throw (await diagnoseKafkaError(err, security, brokers)) ?? new Ws2kError('VERIFY_READ_FAILED', `listing the end offsets of ${topics.join(', ')}: ${(err as Error).message}`, { cause: err });
       }
       if (now !== last) {
         last = now;
@@ -157,7 +161,7 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
   const timeoutMs = o.timeoutMs ?? 300_000;
   const log = o.log ?? (() => {});
   const gapTopic = o.gapTopic;
-  if ((o.settleMs ?? 0) > 0) await settle(brokers, gapTopic === undefined ? [...topics] : [...topics, gapTopic], o.settleMs ?? 0, timeoutMs, log);
+  if ((o.settleMs ?? 0) > 0) await settle(brokers, o.security, gapTopic === undefined ? [...topics] : [...topics, gapTopic], o.settleMs ?? 0, timeoutMs, log);
 
   let expected: Expected | undefined;
   if (o.mockStats !== undefined) {
@@ -194,6 +198,7 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
   try {
     counts = await readToEnd({
       brokers,
+      security: o.security,
       topics: [...topics],
       timeoutMs,
       onRecord: (rec) => {
@@ -230,7 +235,7 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
       },
     });
   } catch (err) {
-    throw new Ws2kError('VERIFY_READ_FAILED', `reading ${topics.join(', ')} from ${brokers.join(',')}: ${(err as Error).message}`, { cause: err });
+    throw (await diagnoseKafkaError(err, o.security, brokers)) ?? new Ws2kError('VERIFY_READ_FAILED', `reading ${topics.join(', ')} from ${brokers.join(',')}: ${(err as Error).message}`, { cause: err });
   }
   for (const t of topics) r.records[t] = counts.get(t) ?? 0;
   r.delivered = seen.distinct;
@@ -243,6 +248,7 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
     try {
       await readToEnd({
         brokers,
+        security: o.security,
         topics: [gapTopic],
         timeoutMs,
         onRecord: (rec) => {
@@ -253,7 +259,7 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
         },
       });
     } catch (err) {
-      throw new Ws2kError('VERIFY_READ_FAILED', `reading the gap topic ${gapTopic} from ${brokers.join(',')}: ${(err as Error).message}`, { cause: err });
+      throw (await diagnoseKafkaError(err, o.security, brokers)) ?? new Ws2kError('VERIFY_READ_FAILED', `reading the gap topic ${gapTopic} from ${brokers.join(',')}: ${(err as Error).message}`, { cause: err });
     }
     r.gaps = gaps;
   }
