@@ -30,6 +30,25 @@ export interface BrokerOptions {
   security?: SecurePorts;
   /** Where the Kafka jars are cached (`<artifactsHome>/kafka/<version>/libs`); `home` when absent. */
   artifactsHome?: string;
+  /** The state directory; <home>/broker-<port>/ when absent (cluster nodes: <home>/cluster-<port>/node-<id>/). */
+  stateDir?: string;
+  /** One node of a multi-node cluster (cluster.ts); a single-node broker when absent. */
+  node?: ClusterNodeRole;
+  /** JVM heap flags when KAFKA_HEAP_OPTS is unset (default -Xms512m -Xmx1g). */
+  heap?: string;
+}
+
+/** What makes a broker one node of a KRaft cluster: its id, the controller quorum, shared settings. */
+export interface ClusterNodeRole {
+  id: number;
+  /** controller.quorum.voters: `1@127.0.0.1:9193,2@127.0.0.1:9203,...` */
+  voters: string;
+  /** The KRaft cluster id every node's log directory is formatted with. */
+  clusterId: string;
+  /** default.replication.factor, offsets and transaction state topics. */
+  replication: number;
+  /** min.insync.replicas, and the transaction state log's min ISR. */
+  minInsync: number;
 }
 
 export interface BrokerStatus {
@@ -51,8 +70,8 @@ const STOP_TIMEOUT_MS = 30_000;
 /** Once PLAINTEXT answers, how long the secured listeners may take to accept the generated credentials. */
 const SECURE_READY_MS = 30_000;
 
-export function stateDir(o: Pick<BrokerOptions, 'home' | 'port'>): string {
-  return join(o.home, `broker-${o.port}`);
+export function stateDir(o: Pick<BrokerOptions, 'home' | 'port' | 'stateDir'>): string {
+  return o.stateDir ?? join(o.home, `broker-${o.port}`);
 }
 
 function pidFile(o: BrokerOptions): string {
@@ -96,23 +115,26 @@ export async function brokerStatus(o: BrokerOptions): Promise<BrokerStatus> {
 }
 
 function serverProperties(o: BrokerOptions, dataDir: string, secure: SecurityMaterial | undefined): string {
+  const n = o.node;
+  const rf = n?.replication ?? 1;
+  const isr = n?.minInsync ?? 1;
   return [
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@${o.host}:${o.controllerPort}`,
+    `node.id=${n?.id ?? 1}`,
+    `controller.quorum.voters=${n?.voters ?? `1@${o.host}:${o.controllerPort}`}`,
     ...listenerProperties(o.host, o.port, o.controllerPort, o.security && secure ? { ports: o.security, ...secure } : undefined),
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${dataDir}`,
     'num.partitions=6',
-    'default.replication.factor=1',
-    'min.insync.replicas=1',
-    'offsets.topic.replication.factor=1',
+    `default.replication.factor=${rf}`,
+    `min.insync.replicas=${isr}`,
+    `offsets.topic.replication.factor=${rf}`,
     'offsets.topic.num.partitions=6',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
+    `transaction.state.log.replication.factor=${rf}`,
+    `transaction.state.log.min.isr=${isr}`,
+    `share.coordinator.state.topic.replication.factor=${rf}`,
+    `share.coordinator.state.topic.min.isr=${isr}`,
     'group.initial.rebalance.delay.ms=0',
     'auto.create.topics.enable=true',
     'delete.topic.enable=true',
@@ -133,14 +155,16 @@ logger.state.name = state.change.logger
 logger.state.level = WARN
 `;
 
-function jvmArgs(env: NodeJS.ProcessEnv): string[] {
-  const heap = env['KAFKA_HEAP_OPTS'] ?? '-Xms512m -Xmx1g';
+function jvmArgs(env: NodeJS.ProcessEnv, defaultHeap = '-Xms512m -Xmx1g'): string[] {
+  const heap = env['KAFKA_HEAP_OPTS'] ?? defaultHeap;
   return [...heap.split(/\s+/).filter(Boolean), '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true'];
 }
 
-/** A random KRaft cluster id: 16 bytes, URL-safe base64 without padding, as kafka-storage random-uuid. */
-/** A random cluster id (base64url may begin with '-': it is passed as --cluster-id=ID for that reason). */
-function clusterId(): string {
+/**
+ * A random KRaft cluster id: 16 bytes, URL-safe base64 without padding, as kafka-storage random-uuid
+ * (base64url may begin with '-': it is passed as --cluster-id=ID for that reason).
+ */
+export function newClusterId(): string {
   return randomBytes(16).toString('base64url');
 }
 
@@ -155,7 +179,7 @@ async function formatIfNeeded(o: BrokerOptions, kafka: KafkaArtifacts, config: s
   try {
     await exec(
       'java',
-      ['-cp', join(kafka.libDir, '*'), `-Dlog4j2.configurationFile=${join(stateDir(o), 'log4j2.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId()}`, '-c', config, ...scram],
+      ['-cp', join(kafka.libDir, '*'), `-Dlog4j2.configurationFile=${join(stateDir(o), 'log4j2.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${o.node?.clusterId ?? newClusterId()}`, '-c', config, ...scram],
       { maxBuffer: 8 * 1024 * 1024 },
     );
   } catch (err) {
@@ -253,7 +277,7 @@ export async function startBroker(o: BrokerOptions, so: StartOptions): Promise<{
   let exited: number | null | undefined;
   const child = spawn(
     'java',
-    [...jvmArgs(so.env ?? process.env), `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`, '-cp', join(kafka.libDir, '*'), 'kafka.Kafka', config],
+    [...jvmArgs(so.env ?? process.env, o.heap), `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`, '-cp', join(kafka.libDir, '*'), 'kafka.Kafka', config],
     { detached: true, stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);
