@@ -3,6 +3,7 @@
 
 export const ErrorCodes = {
   USAGE: { retryable: false, summary: 'A command line or configuration value is not accepted.' },
+  MISSING_SETTING: { retryable: false, summary: 'run needs a feed (--url) and Kafka (--brokers) unless --demo is given.' },
   UNKNOWN_COMMAND: { retryable: false, summary: 'The subcommand does not exist.' },
   NOT_IMPLEMENTED: { retryable: false, summary: 'The subcommand exists but is not built yet.' },
   JAVA_MISSING: { retryable: false, summary: 'The local broker needs Java 17 or newer on PATH.' },

@@ -37,7 +37,9 @@ export async function freshTopics(brokers: string[], topics: string[], security?
       const missing = topics.filter((t) => !existing.has(t));
       if (missing.length === 0) return;
       try {
-        await a.createTopics({ topics: missing, partitions: PARTITIONS, replicas: 1 });
+        // The broker stamps each record when it appends it (LogAppendTime), so the audit's latency
+        // (record timestamp minus the event's t) runs to Kafka, whatever the producer's timestamp.
+        await a.createTopics({ topics: missing, partitions: PARTITIONS, replicas: 1, configs: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] });
         return;
       } catch (err) {
         if (Date.now() > deadline) throw err;

@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (isWs2kError(err)) {
       process.stderr.write(`ws2kafka: ${err.message} [${err.code}]\n`);
-      return err.code === 'USAGE' || err.code === 'UNKNOWN_COMMAND' ? 2 : 1;
+      return err.code === 'USAGE' || err.code === 'UNKNOWN_COMMAND' || err.code === 'MISSING_SETTING' ? 2 : 1;
     }
     throw err;
   }

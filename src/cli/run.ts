@@ -8,6 +8,7 @@ import { Ws2kError } from '../errors.ts';
 import { ws2kafkaHome } from '../kafka-local/home.ts';
 import { startBroker } from '../kafka-local/broker.ts';
 import { brokerAnswers } from '../kafka-local/probe.ts';
+import { AckWatch, readiness, statusDocument, type ProbeSource } from '../metrics/probes.ts';
 import { metricsRegistry, serveMetrics } from '../metrics/prometheus.ts';
 import { parseFlags } from './args.ts';
 
@@ -35,6 +36,15 @@ export async function run(argv: string[]): Promise<number> {
     log.warn({ kafkaSecurity: describeKafkaSecurity(config.kafka) }, `WARNING: ${warning}`);
   }
 
+  // Without --demo nothing is started or invented: a service that forgot its feed or its brokers
+  // must not write synthetic trades into production topics, nor start a broker of its own.
+  if (config.demo && config.url) throw new Ws2kError('USAGE', '--demo reads the built-in mock feed: give either --demo or --url (WEBSOCKET_URL), not both');
+  if (!config.demo && !config.url) {
+    throw new Ws2kError('MISSING_SETTING', 'no feed to read: set --url (WEBSOCKET_URL), or --demo for the built-in mock feed');
+  }
+  if (!config.demo && !config.brokers) {
+    throw new Ws2kError('MISSING_SETTING', 'no Kafka to write to: set --brokers (KAFKA_BROKERS), or --demo for the local broker at 127.0.0.1:9092');
+  }
   let brokers = config.brokers;
   if (!brokers && secured) {
     throw new Ws2kError('USAGE', 'the Kafka TLS and SASL options need --brokers (KAFKA_BROKERS): the local broker started without it is plaintext on 127.0.0.1:9092 (ws2kafka kafka start --security sasl_ssl prints the options of its secured listeners)');
@@ -53,17 +63,34 @@ export async function run(argv: string[]): Promise<number> {
     const mock = await startEmbeddedMock(config.mockRate);
     url = mock.url;
     cleanups.push(() => mock.close());
-    log.info({ url, rate: config.mockRate }, 'no --url / WEBSOCKET_URL: reading the built-in mock feed');
+    log.info({ url, rate: config.mockRate }, '--demo: reading the built-in mock feed');
   }
 
   const done = Promise.withResolvers<{ code: number; reason: string }>();
   const bridge = new Bridge({ config: { ...config, url, brokers }, log, onDone: (r) => done.resolve(r) });
   const m = bridge.metrics;
 
+  const acks = new AckWatch();
+  const ackTimer = setInterval(() => acks.poll(m), 1000);
+  ackTimer.unref();
+  cleanups.push(() => Promise.resolve(clearInterval(ackTimer)));
   if (config.metricsPort > 0) {
-    const server = await serveMetrics(metricsRegistry(m), config.metricsPort, () => bridge.source.state === 'streaming', () => bridge.health());
+    const probes: ProbeSource = {
+      metrics: m,
+      feed: () => ({ state: bridge.source.state, url: redactUrl(url), connectionId: bridge.source.connectionId, lastFrameAt: bridge.source.lastFrameAt, subscriptions: bridge.source.subscriptions }),
+      kafka: { brokers },
+      spool: () => ({ records: bridge.sink.spooled(), bytes: m.spoolBytes, maxBytes: config.overflow === 'spool' || config.durability === 'disk' ? config.spoolMaxBytes : undefined, writeError: bridge.sink.spoolWriteError() }),
+      held: () => (bridge.health()['held'] as unknown[] | undefined) ?? [],
+      readyMaxLagMs: config.readyMaxLagMs,
+    };
+    const server = await serveMetrics(metricsRegistry(m), config.metricsPort, config.metricsHost, {
+      healthy: () => bridge.source.state === 'streaming',
+      details: () => bridge.health(),
+      ready: () => readiness(probes, acks),
+      status: () => statusDocument(probes, acks),
+    });
     if (server) cleanups.push(() => new Promise((r) => server.close(() => r())));
-    else log.warn({ port: config.metricsPort }, 'the metrics port is taken: /metrics is not served (choose --metrics-port, 0 for none)');
+    else log.warn({ host: config.metricsHost, port: config.metricsPort }, 'the metrics address is taken or not available: /metrics and the probes are not served (choose --metrics-host / --metrics-port, port 0 for none)');
   }
   m.oldestAt = () => bridge.sink.oldestUnacknowledged();
   const line = () => m.line() + '\n';

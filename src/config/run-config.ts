@@ -13,6 +13,7 @@ export const DURABILITIES = ['memory', 'disk'] as const;
 export const FSYNCS = ['always', 'interval', 'never'] as const;
 export const SPOOL_FULL = ['block', 'drop'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const TIMESTAMPS = ['receive', 'event'] as const;
 
 export interface RunConfig {
   url: string | undefined;
@@ -28,7 +29,12 @@ export interface RunConfig {
   deadLetterTopic: string;
   gapTopic: string;
   partitions: number;
-  replication: number;
+  /** 'auto': min(3, the brokers in the cluster's metadata); -1: the broker's default.replication.factor. */
+  replication: number | 'auto';
+  /** --topic-config: configs of every topic the bridge creates (under the sink's per-topic ones). */
+  topicConfig: Record<string, string>;
+  /** Record timestamps: when the bridge received the frame, or the event's own `t`. */
+  timestamp: (typeof TIMESTAMPS)[number];
   compression: (typeof COMPRESSIONS)[number];
   lingerMs: number;
   batchBytes: number;
@@ -44,6 +50,10 @@ export interface RunConfig {
   spoolFull: (typeof SPOOL_FULL)[number];
   metricsIntervalMs: number;
   metricsPort: number;
+  metricsHost: string;
+  readyMaxLagMs: number;
+  /** --demo: the built-in mock feed, and the local broker when no brokers are given. */
+  demo: boolean;
   maxEvents: number;
   shutdownTimeoutMs: number;
   mockRate: number;
@@ -72,22 +82,56 @@ interface Option {
 }
 
 const str = (_o: string, v: string) => v;
+
+/** --replication: `auto`, -1 (the broker's default) or a factor from 1 to 32. */
+export function parseReplication(option: string, value: string): number | 'auto' {
+  const v = value.trim();
+  if (v === 'auto') return 'auto';
+  if (!/^-?\d+$/.test(v) || (Number(v) !== -1 && (Number(v) < 1 || Number(v) > 32))) {
+    throw usage(option, value, "auto (min(3, brokers)), -1 (the broker's default.replication.factor) or a whole number from 1 to 32");
+  }
+  return Number(v);
+}
+
+/**
+ * --topic-config "retention.ms=3600000,min.insync.replicas=2" → { 'retention.ms': '3600000', ... }.
+ * Keys are Kafka's topic config names (lowercase, dotted); values are passed to Kafka as given
+ * (Kafka validates them when it creates the topic). A key given twice is refused.
+ */
+export function parseTopicConfig(option: string, value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of value.split(',')) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part.trim() : part.slice(0, eq).trim();
+    const v = eq < 0 ? '' : part.slice(eq + 1).trim();
+    if (!/^[a-z][a-z0-9]*(?:\.[a-z0-9]+)*$/.test(key)) {
+      throw usage(option, part, 'KEY=VALUE pairs separated by commas, KEY a topic config name in lowercase dotted form, e.g. retention.ms=3600000,min.insync.replicas=2');
+    }
+    if (v === '' || /\s/.test(v)) throw usage(option, part, `a value for ${key} (no spaces), e.g. ${key}=VALUE`);
+    if (Object.hasOwn(out, key)) throw usage(option, value, `each topic config once (${key} is given twice)`);
+    out[key] = v;
+  }
+  return out;
+}
 const int = (min: number, max?: number) => (o: string, v: string) => parseInteger(o, v, min, max);
 
 /** Every option of `run`: its flag, environment variable, default and help line. */
 export const RUN_OPTIONS: readonly Option[] = [
-  { key: 'url', flag: 'url', env: 'WEBSOCKET_URL', arg: 'URL', default: undefined, parse: parseUrl, help: 'feed to read (default: the built-in mock feed, started in-process)' },
+  { key: 'url', flag: 'url', env: 'WEBSOCKET_URL', arg: 'URL', default: undefined, parse: parseUrl, help: 'feed to read (required unless --demo, which reads the built-in mock feed)' },
   { key: 'apiKey', flag: 'api-key', env: 'POLYGON_API_KEY', arg: 'KEY', default: undefined, parse: str, help: 'API key sent in the auth message; never logged. A key on the command line is visible to every user of the host through ps: prefer POLYGON_API_KEY or --api-key-file' },
   { key: 'apiKeyFile', flag: 'api-key-file', env: 'POLYGON_API_KEY_FILE', arg: 'FILE', default: undefined, parse: str, help: 'file holding the API key (read at start; a trailing newline is ignored)' },
   { key: 'ca', flag: 'ca', env: 'WEBSOCKET_CA', arg: 'FILE', default: undefined, parse: str, help: "PEM bundle of the CAs that sign a wss:// feed's certificate (a private CA; default: the system's CA store)" },
   { key: 'subscribe', flag: 'subscribe', env: 'SUBSCRIBE', arg: 'PARAMS', default: 'T.*,AM.*', parse: str, help: 'subscription params, comma separated' },
-  { key: 'brokers', flag: 'brokers', env: 'KAFKA_BROKERS', arg: 'HOST:PORT,..', default: undefined, parse: parseBrokers, help: 'Kafka bootstrap servers (default: 127.0.0.1:9092, started with `ws2kafka kafka start` when nothing answers)' },
+  { key: 'brokers', flag: 'brokers', env: 'KAFKA_BROKERS', arg: 'HOST:PORT,..', default: undefined, parse: parseBrokers, help: 'Kafka bootstrap servers (required unless --demo, which uses 127.0.0.1:9092 and starts it with `ws2kafka kafka start` when nothing answers)' },
   { key: 'topics', flag: 'topics', env: 'TOPICS', arg: 'EV=TOPIC,..', default: undefined, parse: parseMap, help: `ev to topic, merged over the defaults (${Object.entries(DEFAULT_TOPICS).map(([e, t]) => `${e}=${t}`).join(',')})` },
   { key: 'unknownTopic', flag: 'unknown-topic', env: 'UNKNOWN_TOPIC', arg: 'TOPIC', default: 'ws2kafka-unknown', parse: parseTopic, help: 'topic for events whose ev has no mapping' },
   { key: 'deadLetterTopic', flag: 'dead-letter-topic', env: 'DEAD_LETTER_TOPIC', arg: 'TOPIC', default: 'ws2kafka-dead-letter', parse: parseTopic, help: 'topic for bad frames and for records Kafka will not take (reason and code in headers; see docs/errors.md)' },
   { key: 'gapTopic', flag: 'gap-topic', env: 'GAP_TOPIC', arg: 'TOPIC', default: 'ws2kafka-gaps', parse: parseTopic, help: 'topic for disconnect (gap) records' },
   { key: 'partitions', flag: 'partitions', env: 'KAFKA_PARTITIONS', arg: 'N', default: '-1', parse: int(-1, 100_000), help: "partitions of topics the bridge creates (-1: the broker's default)" },
-  { key: 'replication', flag: 'replication', env: 'KAFKA_REPLICATION', arg: 'N', default: '-1', parse: int(-1, 32), help: "replication factor of topics the bridge creates (-1: the broker's default)" },
+  { key: 'replication', flag: 'replication', env: 'KAFKA_REPLICATION', arg: 'auto|N', default: 'auto', parse: parseReplication, help: "replication factor of topics the bridge creates (auto: min(3, brokers in the cluster); -1: the broker's default.replication.factor)" },
+  { key: 'topicConfig', flag: 'topic-config', env: 'TOPIC_CONFIG', arg: 'KEY=VALUE,..', default: undefined, parse: parseTopicConfig, help: "configs of the topics the bridge creates, e.g. retention.ms=3600000,min.insync.replicas=2 (a topic's own, such as the dead-letter topic's max.message.bytes, win)" },
+  { key: 'timestamp', flag: 'timestamp', env: 'TIMESTAMP', arg: TIMESTAMPS.join('|'), default: 'receive', parse: (o, v) => parseChoice(o, v, TIMESTAMPS), help: "record timestamps: when the bridge received the frame (kept through the spool), or the event's own `t` (ms; Polygon's few ns timestamps converted)" },
   { key: 'compression', flag: 'compression', env: 'KAFKA_COMPRESSION', arg: COMPRESSIONS.join('|'), default: 'lz4', parse: (o, v) => parseChoice(o, v, COMPRESSIONS), help: 'producer compression' },
   { key: 'lingerMs', flag: 'linger', env: 'KAFKA_LINGER', arg: 'DURATION', default: '5ms', parse: parseDuration, help: 'longest wait to fill a batch' },
   { key: 'batchBytes', flag: 'batch-bytes', env: 'KAFKA_BATCH_BYTES', arg: 'BYTES', default: '1048576', parse: int(1024, 64 * 1024 * 1024), help: 'a batch is sent once its values reach this size' },
@@ -102,12 +146,14 @@ export const RUN_OPTIONS: readonly Option[] = [
   { key: 'spoolFsyncIntervalMs', flag: 'spool-fsync-interval', env: 'SPOOL_FSYNC_INTERVAL', arg: 'DURATION', default: '100ms', parse: parseDuration, help: 'the interval of --spool-fsync interval' },
   { key: 'spoolFull', flag: 'spool-full', env: 'SPOOL_FULL', arg: SPOOL_FULL.join('|'), default: 'block', parse: (o, v) => parseChoice(o, v, SPOOL_FULL), help: 'when the spool is full: block (pause reading the socket) or drop (discard and count); a loud warning either way' },
   { key: 'metricsIntervalMs', flag: 'metrics-interval', env: 'METRICS_INTERVAL', arg: 'DURATION', default: '30s', parse: parseDuration, help: 'how often the metrics line is printed (0: never)' },
-  { key: 'metricsPort', flag: 'metrics-port', env: 'METRICS_PORT', arg: 'PORT', default: '9464', parse: int(0, 65535), help: 'Prometheus /metrics and /health on 127.0.0.1 (0: off)' },
+  { key: 'metricsPort', flag: 'metrics-port', env: 'METRICS_PORT', arg: 'PORT', default: '9464', parse: int(0, 65535), help: 'Prometheus /metrics, /livez, /readyz, /status and /health on --metrics-host (0: off)' },
+  { key: 'metricsHost', flag: 'metrics-host', env: 'METRICS_HOST', arg: 'HOST', default: '127.0.0.1', parse: (_o, v) => v, help: 'address the metrics and probe endpoints listen on (0.0.0.0: every interface, for Prometheus or Kubernetes probes from outside the host)' },
+  { key: 'readyMaxLagMs', flag: 'ready-max-lag', env: 'READY_MAX_LAG', arg: 'DURATION', default: '30s', parse: parseDuration, help: '/readyz answers 503 when events are waiting and Kafka has acknowledged nothing for this long' },
   { key: 'maxEvents', flag: 'max-events', env: 'MAX_EVENTS', arg: 'N', default: '0', parse: int(0), help: 'exit 0 once N events are acknowledged by Kafka (0: run until stopped)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'SHUTDOWN_TIMEOUT', arg: 'DURATION', default: '10s', parse: parseDuration, help: 'how long shutdown waits for acknowledgements' },
   { key: 'pingIntervalMs', flag: 'ping-interval', env: 'PING_INTERVAL', arg: 'DURATION', default: '20s', parse: parseDuration, help: 'how often the bridge pings the feed' },
   { key: 'silenceTimeoutMs', flag: 'silence-timeout', env: 'SILENCE_TIMEOUT', arg: 'DURATION', default: '30s', parse: parseDuration, help: 'no frame and no pong for this long: the connection is dead, reconnect' },
-  { key: 'mockRate', flag: 'mock-rate', env: 'MOCK_RATE', arg: 'EVENTS_PER_S', default: '1000', parse: int(1, 1_000_000), help: 'rate of the built-in mock feed (only without --url)' },
+  { key: 'mockRate', flag: 'mock-rate', env: 'MOCK_RATE', arg: 'EVENTS_PER_S', default: '1000', parse: int(1, 1_000_000), help: 'rate of the built-in mock feed (only with --demo)' },
   ...(Object.keys(LIMITS) as LimitName[]).map((key) => {
     const l = LIMITS[key];
     return { key, flag: l.flag, env: l.env, arg: 'N', default: String(l.default), parse: int(l.min, l.max), help: `${l.help} [${l.code}]` };
@@ -126,11 +172,13 @@ export function runHelp(): string {
     'Usage: ws2kafka run [options]',
     '',
     'Bridges a Polygon-protocol WebSocket feed into Kafka: one record per event, bytes unchanged,',
-    'keyed by symbol. Without options it starts a local broker and the built-in mock feed.',
+    'keyed by symbol. A feed (--url) and Kafka (--brokers) are required; --demo runs the whole',
+    'pipeline on embedded defaults instead: the built-in mock feed and, without --brokers, the local broker.',
     'Precedence: --config file < environment < flags.',
     '',
     'Options:',
     `${'  --config FILE'.padEnd(38)} JSON or YAML file with any of the options below, by flag name`,
+    `${'  --demo'.padEnd(38)} the built-in mock feed instead of --url, and without --brokers the local broker at 127.0.0.1:9092 (started when nothing answers); never writes a real feed's topics by accident (env DEMO=1)`,
     ...rows,
     `${'  -h, --help'.padEnd(38)} this text`,
     '',
@@ -142,14 +190,14 @@ export function runHelp(): string {
 
 /** The parseArgs option table of `run`. */
 export function runFlagSpec(): Record<string, { type: 'string' } | { type: 'boolean' }> {
-  const spec: Record<string, { type: 'string' } | { type: 'boolean' }> = { config: { type: 'string' } };
+  const spec: Record<string, { type: 'string' } | { type: 'boolean' }> = { config: { type: 'string' }, demo: { type: 'boolean' } };
   for (const o of RUN_OPTIONS) spec[o.flag] = { type: 'string' };
   return { ...spec, ...kafkaFlagSpec() };
 }
 
 /** Every key a config file may hold: run's options and the Kafka connection options. */
 export function configFileKeys(): Set<string> {
-  return new Set([...RUN_OPTIONS.map((o) => o.flag), ...KAFKA_OPTIONS.map((o) => o.flag)]);
+  return new Set([...RUN_OPTIONS.map((o) => o.flag), ...KAFKA_OPTIONS.map((o) => o.flag), 'demo']);
 }
 
 /**
@@ -201,7 +249,8 @@ export async function loadRunConfig(flags: Record<string, string | boolean | und
     config[o.key] = raw === undefined ? undefined : o.parse(picked?.source ?? `--${o.flag}`, raw);
   }
   config.topics = { ...DEFAULT_TOPICS, ...(config.topics as Record<string, string> | undefined) };
-  const c = config as Omit<RunConfig, 'feedCa' | 'kafka'>;
+  config.topicConfig ??= {};
+  const c = config as Omit<RunConfig, 'feedCa' | 'kafka' | 'demo'>;
   // The API key or its file: the higher level wins (flag > environment > config file).
   if (c.apiKeyFile !== undefined && c.apiKey !== undefined && levels.get('apiKeyFile') === levels.get('apiKey')) {
     throw new Ws2kError('USAGE', '--api-key and --api-key-file are both given: give one of them (the file keeps the key out of ps)');
@@ -222,5 +271,7 @@ export async function loadRunConfig(flags: Record<string, string | boolean | und
   }
   const feedCa = c.ca === undefined ? undefined : await readCaBundle('ca', c.ca);
   const kafka = await kafkaSecurityFrom(sources);
-  return { ...c, apiKey, feedCa, kafka };
+  const demoEnv = env['DEMO'];
+  const demo = flags['demo'] === true || (demoEnv !== undefined && /^(1|true|yes)$/i.test(demoEnv)) || file['demo'] === true;
+  return { ...c, apiKey, feedCa, kafka, demo };
 }

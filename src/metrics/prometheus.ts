@@ -1,5 +1,5 @@
-// /metrics (Prometheus text format, via prom-client) and /health on 127.0.0.1.
-import { createServer, type Server } from 'node:http';
+// /metrics (Prometheus text format, via prom-client), the probes and /status on --metrics-host.
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BridgeMetrics } from './metrics.ts';
 
@@ -98,10 +98,29 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
   return registry;
 }
 
-/** Serves /metrics and /health; resolves with the server, or undefined if the port is taken. */
-export function serveMetrics(registry: Registry, port: number, healthy: () => boolean, details: () => Record<string, unknown> = () => ({})): Promise<Server | undefined> {
+/** What the HTTP endpoints answer besides /metrics. */
+export interface Endpoints {
+  /** /health (kept for earlier deployments): 200 while the feed is streaming, with details. */
+  healthy: () => boolean;
+  details: () => Record<string, unknown>;
+  /** /readyz: 200 or 503 with the reasons. */
+  ready: () => { ok: boolean; reasons: string[] };
+  /** /status: one JSON document. */
+  status: () => Record<string, unknown>;
+}
+
+/**
+ * Serves /metrics, /livez, /readyz, /status and /health on host:port; resolves with the server,
+ * or undefined if the address is taken.
+ */
+export function serveMetrics(registry: Registry, port: number, host: string, e: Endpoints): Promise<Server | undefined> {
+  const json = (res: ServerResponse, code: number, body: unknown) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
   const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
       registry.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': registry.contentType });
@@ -112,10 +131,16 @@ export function serveMetrics(registry: Registry, port: number, healthy: () => bo
           res.end(String(err));
         },
       );
-    } else if (req.url === '/health') {
-      const ok = healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok, ...details() }));
+    } else if (path === '/livez') {
+      json(res, 200, { ok: true });
+    } else if (path === '/readyz') {
+      const r = e.ready();
+      json(res, r.ok ? 200 : 503, r);
+    } else if (path === '/status') {
+      json(res, 200, e.status());
+    } else if (path === '/health') {
+      const ok = e.healthy();
+      json(res, ok ? 200 : 503, { ok, ...e.details() });
     } else {
       res.writeHead(404);
       res.end();
@@ -123,6 +148,6 @@ export function serveMetrics(registry: Registry, port: number, healthy: () => bo
   });
   return new Promise((resolve) => {
     server.once('error', () => resolve(undefined));
-    server.listen(port, '127.0.0.1', () => resolve(server));
+    server.listen(port, host, () => resolve(server));
   });
 }

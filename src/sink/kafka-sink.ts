@@ -16,6 +16,7 @@ import { ErrorCodes, type Ws2kError } from '../errors.ts';
 import { classifyKafkaError, diagnoseKafkaError, isKafkaConnectionCode } from '../kafka/connection-errors.ts';
 import type { BridgeMetrics } from '../metrics/metrics.ts';
 import { NO_HEADERS, type SpoolRecord } from '../spool/codec.ts';
+import { eventTimeMs } from '../split/split.ts';
 import type { Spool } from '../spool/spool.ts';
 import { HeldStore } from './held-store.ts';
 import { createMissingTopics } from './topic-admin.ts';
@@ -35,7 +36,9 @@ export interface SinkOptions {
   /** Topics to create (when missing) before the first record is sent. */
   topics: string[];
   partitions: number;
-  replication: number;
+  replication: number | 'auto';
+  /** Configs of every topic the sink creates (--topic-config), under topicConfigs. */
+  topicConfig?: Record<string, string>;
   metrics: BridgeMetrics;
   log: Logger;
   /** The disk spool, for --overflow spool or --durability disk. */
@@ -58,6 +61,12 @@ export interface SinkOptions {
   onRefused?: (record: SendRecord, code: 'KAFKA_RECORD_TOO_LARGE' | 'KAFKA_RECORD_REFUSED', detail: string, receivedAt: number) => void;
   /** A client for tests (a fake broker); the real one by default. */
   client?: ProducerClient;
+  /**
+   * Record timestamps: when the bridge received the event ('receive', the default, kept through
+   * the spool), or the event's own `t` where it has a numeric one ('event', else its receive
+   * time). Control records (receivedAt a negative tag) get the time they are sent.
+   */
+  timestamp?: 'receive' | 'event';
 }
 
 /** The batch in flight: where its records come from, and what they are. */
@@ -67,6 +76,8 @@ interface Inflight {
   /** Receive times (performance.now() ms, or a negative tag) of spool records. */
   times: number[] | undefined;
   messages: readonly SendRecord[];
+  /** Record timestamps aligned with messages (wall ms; -1: the time the batch is written). */
+  timestamps: Float64Array;
   /** The held topic probed (from 'held'). */
   topic: string;
 }
@@ -75,6 +86,16 @@ interface Inflight {
 function toSpoolRecord(record: OutRecord, receivedAtWall: number): SpoolRecord {
   const headers = record.headers instanceof Map ? [...record.headers] : NO_HEADERS;
   return { topic: record.topic, key: record.key, value: record.value, headers, receivedAt: receivedAtWall };
+}
+
+/** Record timestamps of spool records: their receive time (wall ms), -1 for control records. */
+function spoolTimestamps(records: readonly SpoolRecord[]): Float64Array {
+  const out = new Float64Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const t = records[i]!.receivedAt;
+    out[i] = t < 0 ? -1 : t;
+  }
+  return out;
 }
 
 const RETRY_MIN_MS = 100;
@@ -384,7 +405,7 @@ export class KafkaSink {
 
   async #createTopics(): Promise<void> {
     const o = this.#o;
-    await createMissingTopics({ brokers: o.brokers, security: o.security, topics: o.topics, partitions: o.partitions, replication: o.replication, configs: o.topicConfigs ?? {}, log: o.log });
+    await createMissingTopics({ brokers: o.brokers, security: o.security, topics: o.topics, partitions: o.partitions, replication: o.replication, topicConfig: o.topicConfig, configs: o.topicConfigs ?? {}, log: o.log });
     await this.#producer.prepare(o.topics);
     const dlq = o.deadLetterTopic;
     const wanted = Number(dlq === undefined ? NaN : o.topicConfigs?.[dlq]?.['max.message.bytes']);
@@ -409,7 +430,7 @@ export class KafkaSink {
       if (topic !== undefined) {
         const records = this.held.takeProbe(topic, this.#o.batchBytes);
         if (records.length > 0) {
-          this.#inflight = { n: records.length, from: 'held', times: undefined, messages: records, topic };
+          this.#inflight = { n: records.length, from: 'held', times: undefined, messages: records, timestamps: this.#timestamps(records, spoolTimestamps(records)), topic };
           this.#inflightSince = Date.now();
           this.#produce();
           return;
@@ -423,7 +444,7 @@ export class KafkaSink {
       if (this.queue.size === 0) return this.#idle();
       const n = this.queue.countWithin(this.#o.batchBytes);
       const messages = this.queue.peek(n);
-      this.#inflight = { n, from: 'memory', times: undefined, messages, topic: '' };
+      this.#inflight = { n, from: 'memory', times: undefined, messages, timestamps: this.#timestamps(messages, this.queue.timestamps(n, ORIGIN)), topic: '' };
       this.#inflightSince = Date.now();
       this.#produce();
       return;
@@ -436,10 +457,27 @@ export class KafkaSink {
       const t = records[i]!.receivedAt;
       times[i] = t < 0 ? t : Math.max(0, t - ORIGIN);
     }
-    this.#inflight = { n: records.length, from: 'spool', times, messages: records, topic: '' };
+    this.#inflight = { n: records.length, from: 'spool', times, messages: records, timestamps: this.#timestamps(records, spoolTimestamps(records)), topic: '' };
     this.#inflightSince = Date.now();
     // Spool records go to the producer as they are (topic, key, value, header pairs).
     this.#produce();
+  }
+
+  /**
+   * A batch's record timestamps, from its receive times (wall ms, -1 for control records): as
+   * they are, or with --timestamp event each event's own `t` where it has one. The event time is
+   * read again from the record's bytes here, so nothing more is kept per record, in memory or in
+   * the spool.
+   */
+  #timestamps(messages: readonly SendRecord[], received: Float64Array): Float64Array {
+    if (this.#o.timestamp !== 'event') return received;
+    for (let i = 0; i < received.length; i++) {
+      const value = messages[i]!.value;
+      if (received[i]! < 0 || value === undefined) continue;
+      const t = eventTimeMs(value);
+      if (t === t) received[i] = t; // NaN: no `t` of its own, the receive time stays
+    }
+    return received;
   }
 
   #idle(): void {
@@ -456,7 +494,7 @@ export class KafkaSink {
 
   #produce(): void {
     const batch = this.#inflight!;
-    this.#producer.send(batch.messages, batch.from === 'held').then(
+    this.#producer.send(batch.messages, batch.from === 'held', batch.timestamps).then(
       (outcome) => this.#acked(outcome),
       (err: unknown) => this.#failed(err),
     );

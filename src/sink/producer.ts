@@ -85,6 +85,8 @@ interface Piece extends PartitionBatch {
 /** The send() not yet fully settled: its messages, their pieces, and what became of them so far. */
 interface PendingSend {
   messages: readonly SendRecord[];
+  /** Each message's timestamp (ms since the epoch; negative: the time it is encoded), if given. */
+  timestamps: ArrayLike<number> | undefined;
   pieces: Piece[];
   outcome: SendOutcome;
 }
@@ -172,13 +174,15 @@ export class BatchProducer {
    * them, except those the outcome names (refused, or held). Rejects (a ProduceError) when some
    * batch must be tried again: call again with the same array, and only what is unsettled is
    * resent. `probe`: the messages are of held topics, sent to see whether they are writable now.
+   * `timestamps[i]`: the record timestamp of messages[i] (ms since the epoch); a negative one, or
+   * none given, is the time the batch is written (see RecordBatchEncoder.encode).
    */
-  async send(messages: readonly SendRecord[], probe = false): Promise<SendOutcome> {
+  async send(messages: readonly SendRecord[], probe = false, timestamps?: ArrayLike<number>): Promise<SendOutcome> {
     if (this.#pending?.messages !== messages) {
       this.#pending = undefined;
       await this.#ensureReady(messages, probe);
       const outcome: SendOutcome = { refused: [], held: [] };
-      this.#pending = { messages, pieces: this.#encode(messages, probe, outcome), outcome };
+      this.#pending = { messages, timestamps, pieces: this.#encode(messages, timestamps, probe, outcome), outcome };
     } else {
       await this.#ensureReady(messages, probe);
     }
@@ -274,7 +278,7 @@ export class BatchProducer {
   }
 
   /** Writes the batches of a send: per partition, records in their order, within the topic's limit. */
-  #encode(messages: readonly SendRecord[], probe: boolean, outcome: SendOutcome): Piece[] {
+  #encode(messages: readonly SendRecord[], timestamps: ArrayLike<number> | undefined, probe: boolean, outcome: SendOutcome): Piece[] {
     const n = messages.length;
     if (this.#order.length < n) {
       this.#order = new Int32Array(n * 2);
@@ -341,7 +345,7 @@ export class BatchProducer {
     for (const s of slotInfo) {
       const tp = `${s.topic}\0${s.partition}`;
       const base = this.#sequences.get(tp) ?? 0;
-      const next = this.#encodeRange(messages, order, s.start, s.start + s.count, s.topic, s.partition, tp, base, now, pieces, outcome);
+      const next = this.#encodeRange(messages, timestamps, order, s.start, s.start + s.count, s.topic, s.partition, tp, base, now, pieces, outcome);
       this.#sequences.set(tp, next % 0x80000000);
     }
     return pieces;
@@ -352,8 +356,21 @@ export class BatchProducer {
    * the topic's max.message.bytes, as two halves (recursively). A single record over the limit
    * is refused, not sent. Returns the next sequence.
    */
-  #encodeRange(messages: readonly SendRecord[], order: Int32Array, from: number, to: number, topic: string, partition: number, tp: string, base: number, now: number, out: Piece[], outcome: SendOutcome): number {
-    const batch = this.#encoder.encode(messages, order, from, to, { ...this.#ids!, baseSequence: base % 0x80000000 }, now);
+  #encodeRange(
+    messages: readonly SendRecord[],
+    timestamps: ArrayLike<number> | undefined,
+    order: Int32Array,
+    from: number,
+    to: number,
+    topic: string,
+    partition: number,
+    tp: string,
+    base: number,
+    now: number,
+    out: Piece[],
+    outcome: SendOutcome,
+  ): number {
+    const batch = this.#encoder.encode(messages, order, from, to, { ...this.#ids!, baseSequence: base % 0x80000000 }, now, timestamps);
     const limit = this.limitOf(topic);
     if (batch.length <= limit) {
       out.push({ topic, partition, tp, batch, order, from, to, base: base % 0x80000000, state: PIECE_PENDING, inFlight: false });
@@ -361,8 +378,8 @@ export class BatchProducer {
     }
     if (to - from > 1) {
       const mid = from + ((to - from) >> 1);
-      const next = this.#encodeRange(messages, order, from, mid, topic, partition, tp, base, now, out, outcome);
-      return this.#encodeRange(messages, order, mid, to, topic, partition, tp, next, now, out, outcome);
+      const next = this.#encodeRange(messages, timestamps, order, from, mid, topic, partition, tp, base, now, out, outcome);
+      return this.#encodeRange(messages, timestamps, order, mid, to, topic, partition, tp, next, now, out, outcome);
     }
     const index = order[from]!;
     outcome.refused.push({ index, code: MESSAGE_TOO_LARGE, detail: `the record is ${batch.length} bytes as a batch, over max.message.bytes ${limit} of topic ${topic}` });
@@ -472,12 +489,12 @@ export class BatchProducer {
   #split(pieces: Piece[], piece: Piece): void {
     const at = pieces.indexOf(piece);
     const mid = piece.from + ((piece.to - piece.from) >> 1);
-    const messages = this.#pending!.messages;
+    const { messages, timestamps } = this.#pending!;
     const now = Date.now();
     const halves: Piece[] = [];
     const outcome = this.#pending!.outcome;
-    const next = this.#encodeRange(messages, piece.order, piece.from, mid, piece.topic, piece.partition, piece.tp, piece.base, now, halves, outcome);
-    this.#encodeRange(messages, piece.order, mid, piece.to, piece.topic, piece.partition, piece.tp, next, now, halves, outcome);
+    const next = this.#encodeRange(messages, timestamps, piece.order, piece.from, mid, piece.topic, piece.partition, piece.tp, piece.base, now, halves, outcome);
+    this.#encodeRange(messages, timestamps, piece.order, mid, piece.to, piece.topic, piece.partition, piece.tp, next, now, halves, outcome);
     // A half whose single record was refused up front freed its sequence: renumber what follows.
     pieces.splice(at, 1, ...halves);
     this.#renumber(pieces, piece.tp, piece.base);

@@ -25,6 +25,11 @@ const AT_ATTRIBUTES = 21;
 const AT_PRODUCER_ID = 43;
 const AT_PRODUCER_EPOCH = 51;
 const AT_BASE_SEQUENCE = 53;
+/**
+ * The most a record adds besides its key, value and headers: its length (5), attributes (1),
+ * timestamp delta (8, up to 2^52 ms), offset delta (5), key and value lengths (5 each), header count (5).
+ */
+const RECORD_OVERHEAD = 34;
 const COMPRESSION_BITS: Record<Compression, number> = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 };
 
 /** Kafka's murmur2 of the key bytes, as the Java client's default partitioner computes it. */
@@ -76,6 +81,33 @@ function writeUnsignedVarInt(buf: Buffer, at: number, v: number): number {
   return at;
 }
 
+/** Size of an unsigned varint of a whole number below 2^53 (a zigzag varlong already zigzagged). */
+function unsignedVarLongSize(v: number): number {
+  if (v < 0x100000000) return unsignedVarIntSize(v);
+  let size = 5;
+  for (v = Math.floor(v / 0x800000000); v > 0; v = Math.floor(v / 0x80)) size++;
+  return size;
+}
+
+/** writeUnsignedVarInt for whole numbers up to 2^53 (with arithmetic: bit operators stop at 32 bits). */
+function writeUnsignedVarLong(buf: Buffer, at: number, v: number): number {
+  if (v < 0x100000000) return writeUnsignedVarInt(buf, at, v);
+  while (v >= 0x80) {
+    buf[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/** The largest timestamp taken (ms, about the year 142,000): deltas stay exact in a double. */
+const MAX_TIMESTAMP = 2 ** 52;
+
+/** A record's timestamp in whole ms: `now` when it has none (negative, as Kafka's -1, NaN, or absurdly large). */
+function timestampOf(t: number, now: number): number {
+  return t >= 0 && t <= MAX_TIMESTAMP ? Math.floor(t) : now;
+}
+
 function writeVarInt(buf: Buffer, at: number, v: number): number {
   return writeUnsignedVarInt(buf, at, ((v << 1) ^ (v >> 31)) >>> 0);
 }
@@ -98,7 +130,9 @@ export interface BatchIds {
 
 /**
  * Writes record batches. One encoder is reused for every batch: its scratch buffer only grows.
- * Every record of a batch gets the batch's timestamp (create time: when the batch was made).
+ * Timestamps are create time (ms since the epoch), one per record: the batch's firstTimestamp is
+ * the smallest, maxTimestamp the largest, and each record carries its distance from the first
+ * (a zigzag varlong, never negative here), as Kafka's v2 record format has it.
  */
 export class RecordBatchEncoder {
   #scratch = Buffer.allocUnsafe(1 << 20);
@@ -108,13 +142,25 @@ export class RecordBatchEncoder {
     this.#compression = compression;
   }
 
-  /** A record batch of records[order[from..to)], in that order. */
-  encode(records: readonly BatchRecord[], order: Int32Array | number[], from: number, to: number, ids: BatchIds, timestamp: number): Buffer {
+  /**
+   * A record batch of records[order[from..to)], in that order. `timestamps[i]` is the timestamp of
+   * records[i] (aligned with the records, not with `order`); a record without one (no array, or a
+   * negative value such as Kafka's -1, NaN, or one over 2^52) gets `now`. Fractions of a
+   * millisecond are dropped.
+   */
+  encode(records: readonly BatchRecord[], order: Int32Array | number[], from: number, to: number, ids: BatchIds, now: number, timestamps?: ArrayLike<number>): Buffer {
+    now = Math.floor(now);
     let room = 0;
+    let first = Infinity;
+    let last = -Infinity;
     for (let k = from; k < to; k++) {
-      const r = records[order[k]!]!;
-      room += 30 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+      const i = order[k]!;
+      const r = records[i]!;
+      room += RECORD_OVERHEAD + (r.key?.length ?? 0) + (r.value?.length ?? 0);
       if (r.headers !== undefined) for (const [hk, hv] of r.headers) room += 10 + hk.length + hv.length;
+      const ts = timestamps === undefined ? now : timestampOf(timestamps[i]!, now);
+      if (ts < first) first = ts;
+      if (ts > last) last = ts;
     }
     // Uncompressed, the records are written after room for the header, so the batch is one buffer.
     const plain = this.#compression === 'none';
@@ -123,8 +169,11 @@ export class RecordBatchEncoder {
     const start = plain ? HEADER_BYTES : 0;
     let at = start;
     for (let k = from; k < to; k++) {
-      const r = records[order[k]!]!;
+      const i = order[k]!;
+      const r = records[i]!;
       const delta = k - from;
+      // Zigzag of a delta that is never negative: twice it (exact up to 2^53 in a double).
+      const zz = timestamps === undefined ? 0 : 2 * (timestampOf(timestamps[i]!, now) - first);
       let headersSize = 1;
       let headerCount = 0;
       if (r.headers !== undefined) {
@@ -134,11 +183,12 @@ export class RecordBatchEncoder {
         }
         headersSize += varIntSize(headerCount) - 1;
       }
-      // attributes, timestamp delta (0), offset delta, key, value, headers
-      const size = 1 + 1 + varIntSize(delta) + bytesSize(r.key) + bytesSize(r.value) + headersSize;
+      // attributes, timestamp delta, offset delta, key, value, headers
+      const size = 1 + unsignedVarLongSize(zz) + varIntSize(delta) + bytesSize(r.key) + bytesSize(r.value) + headersSize;
       at = writeVarInt(buf, at, size);
       buf[at++] = 0;
-      buf[at++] = 0;
+      if (zz < 0x80) buf[at++] = zz;
+      else at = writeUnsignedVarLong(buf, at, zz);
       at = writeVarInt(buf, at, delta);
       at = writeBytes(buf, at, r.key);
       at = writeBytes(buf, at, r.value);
@@ -166,9 +216,9 @@ export class RecordBatchEncoder {
     batch[16] = 2; // magic
     batch.writeInt16BE(COMPRESSION_BITS[this.#compression], AT_ATTRIBUTES);
     batch.writeInt32BE(count - 1, 23); // last offset delta
-    const ts = BigInt(timestamp);
-    batch.writeBigInt64BE(ts, 27);
-    batch.writeBigInt64BE(ts, 35);
+    if (to === from) first = last = now;
+    batch.writeBigInt64BE(BigInt(first), 27); // firstTimestamp: the smallest
+    batch.writeBigInt64BE(BigInt(last), 35); // maxTimestamp: the largest
     batch.writeInt32BE(count, 57);
     stampBatch(batch, ids);
     return batch;

@@ -1,5 +1,5 @@
 // The in-memory buffer between the socket and Kafka: a ring of records in arrival order with
-// their receive times. Bounded by `capacity` for events; control records (dead letters, gaps)
+// their receive times (for latency, and the records' timestamps). Bounded by `capacity` for events; control records (dead letters, gaps)
 // may exceed it (`force`), so they are never dropped.
 /** A record on its way to Kafka: the event's bytes as value, its symbol as key (or none). */
 export interface OutRecord {
@@ -69,6 +69,20 @@ export class RecordQueue {
   peek(n: number): OutRecord[] {
     const out = new Array<OutRecord>(n);
     for (let k = 0; k < n; k++) out[k] = this.#records[(this.#head + k) & this.#mask]!;
+    return out;
+  }
+
+  /**
+   * The record timestamps of the first n records (n ≤ size): each receive time as wall-clock ms
+   * (`origin`, performance.timeOrigin, plus its performance.now() time); -1 for a control record
+   * (a negative tag), which is stamped when it is sent. A copy: the queue may move on meanwhile.
+   */
+  timestamps(n: number, origin: number): Float64Array {
+    const out = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      const t = this.#times[(this.#head + k) & this.#mask]!;
+      out[k] = t < 0 ? -1 : origin + t;
+    }
     return out;
   }
 

@@ -595,3 +595,110 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 export function decodeJsonString(frame: Uint8Array, s: number, e: number): string {
   return JSON.parse(`"${Buffer.from(frame.buffer, frame.byteOffset + s, e - s).toString('utf8')}"`) as string;
 }
+
+/** Bytes eventTimeMs stops at outside strings: quotes, brackets, braces, commas. */
+const MEMBER_BYTE = new Uint8Array(256);
+for (const c of '"{}[],') MEMBER_BYTE[c.charCodeAt(0)] = 1;
+
+/** Above this an event's `t` is in µs (until the year 5138 in ms), above T_NS in ns. */
+const T_US = 1e14;
+const T_NS = 1e17;
+/** The latest time a JavaScript Date holds (ms): a `t` beyond it is no time. */
+const T_MAX_MS = 8.64e15;
+
+/**
+ * The event's own time for `--timestamp event`: the number in its top-level `t` as ms since the
+ * epoch, or NaN when it has none (no `t`, a `t` that is not a number, or one that is not positive
+ * or beyond what a Date holds). As JSON.parse reads it: the last `t` wins, `"\u0074"` is `t`.
+ * Units by size: up to 1e14 ms (as is, fractions dropped); above 1e17 ns (÷1e6); between, µs
+ * (÷1e3): Polygon sends ms, and ns in a few fields. An integer is converted by dropping its last
+ * digits, so a 19-digit ns value loses nothing to floating point.
+ *
+ * Reads an event the splitter has validated (the bridge keeps no other); on bytes that are not a
+ * JSON object it returns NaN or some number, never throws and never reads past the end. Not on the
+ * splitter's path: called when a batch is written, and only with --timestamp event.
+ */
+export function eventTimeMs(event: Uint8Array): number {
+  const n = event.length;
+  let depth = 0;
+  // A top-level key comes next (after the event's `{` or a comma between its members).
+  let keyNext = false;
+  let s = -1;
+  let e = -1;
+  let i = 0;
+  while (i < n) {
+    const b = event[i]!;
+    // Numbers, literals, whitespace and colons: nothing to do.
+    if (MEMBER_BYTE[b] !== 1) {
+      i++;
+      continue;
+    }
+    if (b === QUOTE) {
+      let end: number;
+      if (keyNext && event[i + 2] === QUOTE && event[i + 1] !== BACKSLASH) {
+        // A one-character key (most of Polygon's): no scan needed.
+        end = i + 2;
+        sawEscape = false;
+      } else {
+        end = scanString(event, i + 1);
+        if (end < 0) return NaN;
+      }
+      if (!keyNext) {
+        i = end + 1;
+        continue;
+      }
+      keyNext = false;
+      const isT = end === i + 2 ? event[i + 1] === 0x74 : sawEscape && end - i - 1 <= 6 && decodeJsonString(event, i + 1, end) === 't';
+      i = end + 1;
+      if (!isT) continue;
+      while (i < n && event[i] !== COLON) i++;
+      i++;
+      while (i < n && isSpace(event[i]!)) i++;
+      if (i < n && VALUE_START[event[i]!] === 1) {
+        s = i;
+        while (i < n && DELIMITER[event[i]!] !== 1) i++;
+        e = i;
+      } else s = -1; // a later `t` that is not a number: JSON.parse's `t` is not one either
+      continue;
+    }
+    if (b === LBRACE || b === LBRACKET) {
+      depth++;
+      if (depth === 1) {
+        if (b !== LBRACE) return NaN;
+        keyNext = true;
+      }
+    } else if (b === RBRACE || b === RBRACKET) {
+      if (--depth === 0) break;
+    } else if (depth === 1) keyNext = true; // a comma between the event's members
+    i++;
+  }
+  return s < 0 ? NaN : timeMs(event, s, e);
+}
+
+/** The JSON number in bytes [s, e) as ms (see eventTimeMs), or NaN. */
+function timeMs(b: Uint8Array, s: number, e: number): number {
+  let v = 0;
+  let i = s;
+  for (; i < e; i++) {
+    const d = b[i]! - ZERO;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+  }
+  if (i === e && e > s) {
+    // An unsigned integer (the usual case): ns and µs lose their last digits, exactly.
+    if (v > T_NS) v = digitsValue(b, s, e - 6);
+    else if (v > T_US) v = digitsValue(b, s, e - 3);
+  } else {
+    // A sign, a fraction or an exponent: the rare path.
+    v = Number(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1'));
+    v = Math.floor(v > T_NS ? v / 1e6 : v > T_US ? v / 1e3 : v);
+  }
+  return v > 0 && v <= T_MAX_MS ? v : NaN;
+}
+
+/** The decimal digits in [s, e) as a number. */
+function digitsValue(b: Uint8Array, s: number, e: number): number {
+  let v = 0;
+  for (let i = s; i < e; i++) v = v * 10 + (b[i]! - ZERO);
+  return v;
+}

@@ -57,7 +57,8 @@ function ws2kafka(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
 /** `run` with its own spool directory and no metrics port unless given. */
 function bridge(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
   const spool = mkdtempSync(join(scratch, 'spool-'));
-  const p = ws2kafka(['run', '--metrics-port', '0', '--spool-dir', spool, ...args], env);
+  // Without a feed of its own, the built-in mock (--demo): these runs are about Kafka.
+  const p = ws2kafka(['run', '--metrics-port', '0', '--spool-dir', spool, ...(args.includes('--url') ? [] : ['--demo']), ...args], env);
   return p;
 }
 

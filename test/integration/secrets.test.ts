@@ -159,14 +159,14 @@ test('no secret appears in stdout, stderr, /metrics, /health, --help or the star
   seen.push(['rejected key: stdout', rejected.stdout()], ['rejected key: stderr', rejected.stderr()]);
 
   // 3. A wrong password on the command line: KAFKA_SASL_AUTH_FAILED, and the password nowhere.
-  const wrong = ws2kafka(['run', ...kafka, '--kafka-password', WRONG_PASSWORD, '--metrics-port', '0', '--log-level', 'debug', '--spool-dir', mkdtempSync(join(scratch, 'spool-'))]);
+  const wrong = ws2kafka(['run', '--demo', ...kafka, '--kafka-password', WRONG_PASSWORD, '--metrics-port', '0', '--log-level', 'debug', '--spool-dir', mkdtempSync(join(scratch, 'spool-'))]);
   assert.equal(await wrong.exited, 1);
   assert.match(wrong.stderr(), /\[KAFKA_SASL_AUTH_FAILED\]/);
   seen.push(['wrong password: stdout', wrong.stdout()], ['wrong password: stderr', wrong.stderr()]);
 
   // 4. The token file, towards a listener without OAUTHBEARER (the local broker enables SCRAM and
   //    PLAIN only): read at start for its check, never shown.
-  const token = ws2kafka(['run', '--brokers', b.saslSsl, '--kafka-ca', b.ca, '--kafka-sasl', 'oauthbearer', '--kafka-oauth-token-file', tokenFile, '--metrics-port', '0', '--log-level', 'debug', '--spool-dir', mkdtempSync(join(scratch, 'spool-'))]);
+  const token = ws2kafka(['run', '--demo', '--brokers', b.saslSsl, '--kafka-ca', b.ca, '--kafka-sasl', 'oauthbearer', '--kafka-oauth-token-file', tokenFile, '--metrics-port', '0', '--log-level', 'debug', '--spool-dir', mkdtempSync(join(scratch, 'spool-'))]);
   assert.equal(await token.exited, 1);
   assert.match(token.stderr(), /\[KAFKA_SASL_MECHANISM\]/);
   seen.push(['token: stdout', token.stdout()], ['token: stderr', token.stderr()]);

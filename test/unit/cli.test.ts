@@ -54,5 +54,5 @@ test('the V8 flags agree: the shebang of bin/ws2kafka.js, npm start, and src/cli
   const shebang = (await readFile(cli, 'utf8')).split('\n')[0]!;
   assert.equal(shebang, `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
   const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
-  assert.equal(pkg.scripts.start, `node ${NODE_FLAGS.join(' ')} bin/ws2kafka.js run`);
+  assert.equal(pkg.scripts.start, `node ${NODE_FLAGS.join(' ')} bin/ws2kafka.js run --demo`);
 });

@@ -674,3 +674,58 @@ test('a hold leaves alone the batches of the same topic that Kafka acknowledges'
     });
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Record timestamps: each record's own, through splits and retries.
+
+/** Each record's timestamp in the batches a partition received (firstTimestamp + delta), by value. */
+function timestampsSent(fake: FakeKafka, topic: string, partitions: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (let p = 0; p < partitions; p++) {
+    for (const r of fake.sent(topic, p)) {
+      const read = readRecordsBatch(Reader.from(r.bytes));
+      for (const rec of read.records) out.set(rec.value!.toString(), Number(read.firstTimestamp + rec.timestampDelta));
+    }
+  }
+  return out;
+}
+
+test('each record carries the timestamp given for it, also after a split, a MESSAGE_TOO_LARGE and a retry; -1 is the time it is sent', async (t) => {
+  for (const compression of ['none', 'lz4'] as Compression[]) {
+    await t.test(compression, async (st) => {
+      // A limit that takes about 8 of these records: batches are split before sending, and a
+      // scripted MESSAGE_TOO_LARGE splits one again after.
+      const fake = new FakeKafka().topic('trades', [1, 2], 1100);
+      const producer = await producerFor(st, fake, ['trades'], compression);
+      const expected = new Expected(fake);
+      const messages = records('trades', 40, SYMBOLS, 60);
+      const base = 1_790_000_000_000;
+      // Out of order within each partition, some far apart, one without a timestamp of its own.
+      const timestamps = new Float64Array(messages.map((_, i) => (i === 7 ? -1 : base + ((i * 7919) % 40) * 1000 + (i % 3 === 0 ? 86_400_000 : 0))));
+      fake.script('trades', 0, 10);
+      fake.failNetwork(2, 'request');
+      const before = Date.now();
+      await assert.rejects(producer.send(messages, false, timestamps), produceError('NETWORK'));
+      assert.deepEqual(await producer.send(messages, false, timestamps), NOTHING);
+      const after = Date.now();
+      expected.acked(messages);
+      assertLogs(fake, expected);
+      assert.ok(fake.oversized > 0 || fake.sent('trades', 0).some((r) => r.answer === 10), 'a batch was split after the broker refused it');
+      const sent = timestampsSent(fake, 'trades', 2);
+      messages.forEach((m, i) => {
+        const ts = sent.get(m.value!.toString());
+        if (i === 7) assert.ok(ts !== undefined && ts >= before && ts <= after, `record ${i}: the send time, got ${ts}`);
+        else assert.equal(ts, timestamps[i], `record ${i}`);
+      });
+      // Each batch's header: the smallest and the largest of its records.
+      for (let p = 0; p < 2; p++) {
+        for (const r of fake.sent('trades', p)) {
+          const read = readRecordsBatch(Reader.from(r.bytes));
+          const each = read.records.map((rec) => read.firstTimestamp + rec.timestampDelta);
+          assert.equal(read.firstTimestamp, each.reduce((a, b) => (b < a ? b : a)));
+          assert.equal(read.maxTimestamp, each.reduce((a, b) => (b > a ? b : a)));
+        }
+      }
+    });
+  }
+});

@@ -1,8 +1,9 @@
 // The hand-written record batches, read back by the Kafka client's own decoder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { murmur2 as clientMurmur2, Reader, readRecordsBatch } from '@platformatic/kafka';
+import { createRecordsBatch, murmur2 as clientMurmur2, Reader, readRecordsBatch } from '@platformatic/kafka';
 import { batchCount, murmur2, partitionOf, produceRequestBody, RecordBatchEncoder, stampBatch, type BatchRecord, type Compression } from '../../src/sink/record-batch.ts';
+import { eventTimeMs } from '../../src/split/split.ts';
 
 /**
  * CRC32C (Castagnoli, reflected polynomial 0x82f63b78), bit by bit: written here on purpose,
@@ -172,6 +173,88 @@ test('a batch bigger than the encoder\'s first scratch buffer is written whole',
   assertBatchCrc(batch, '3000 records, lz4');
 });
 
+/** Each record's timestamp as a consumer computes it: firstTimestamp + timestampDelta. */
+function recordTimestamps(batch: Buffer): bigint[] {
+  const read = readRecordsBatch(Reader.from(batch));
+  return read.records.map((r) => read.firstTimestamp + r.timestampDelta);
+}
+
+for (const compression of ['none', 'lz4', 'zstd'] as Compression[]) {
+  test(`per-record timestamps (${compression}): firstTimestamp the smallest, maxTimestamp the largest, each record its own`, () => {
+    const records = sample();
+    const encoder = new RecordBatchEncoder(compression);
+    const ids = { producerId: 42n, producerEpoch: 3, baseSequence: 0 };
+    // Aligned with the records (not with the order), out of order, with a fraction of a ms.
+    const timestamps = new Float64Array([1_790_000_000_500, 1_790_000_000_100.9, 1_790_000_000_300, 1_790_000_000_100]);
+    const order = [2, 0, 3, 1];
+    const batch = encoder.encode(records, order, 0, 4, ids, 1_790_000_009_999, timestamps);
+    const read = readRecordsBatch(Reader.from(batch));
+    assert.equal(read.firstTimestamp, 1_790_000_000_100n);
+    assert.equal(read.maxTimestamp, 1_790_000_000_500n);
+    assert.deepEqual(read.records.map((r) => r.timestampDelta), [200n, 400n, 0n, 0n]);
+    assert.deepEqual(recordTimestamps(batch), order.map((i) => BigInt(Math.floor(timestamps[i]!))));
+    assert.equal(read.records.length, 4);
+    read.records.forEach((r, k) => assert.equal(r.value?.toString('hex'), records[order[k]!]!.value?.toString('hex')));
+    assertBatchCrc(batch, compression);
+    // A sub-range: its own smallest and largest.
+    const part = readRecordsBatch(Reader.from(encoder.encode(records, order, 0, 2, ids, 1_790_000_009_999, timestamps)));
+    assert.equal(part.firstTimestamp, 1_790_000_000_300n);
+    assert.equal(part.maxTimestamp, 1_790_000_000_500n);
+    // A plain array does as well as a Float64Array.
+    assert.deepEqual(recordTimestamps(encoder.encode(records, order, 0, 4, ids, 0, [...timestamps])), recordTimestamps(batch));
+  });
+}
+
+test('records without a timestamp of their own (-1, negative, NaN, over 2^52, or no array) get the time the batch is written', () => {
+  const records = sample();
+  const encoder = new RecordBatchEncoder('none');
+  const ids = { producerId: 1n, producerEpoch: 0, baseSequence: 0 };
+  const now = 1_790_000_000_000.7;
+  const batch = encoder.encode(records, [0, 1, 2, 3], 0, 4, ids, now, [-1, Number.NaN, 1_789_999_999_000, 2 ** 53]);
+  assert.deepEqual(recordTimestamps(batch), [1_790_000_000_000n, 1_790_000_000_000n, 1_789_999_999_000n, 1_790_000_000_000n]);
+  const read = readRecordsBatch(Reader.from(batch));
+  assert.equal(read.firstTimestamp, 1_789_999_999_000n);
+  assert.equal(read.maxTimestamp, 1_790_000_000_000n);
+  // No array: every record the batch's time, deltas 0 (one byte each, as before).
+  const same = readRecordsBatch(Reader.from(encoder.encode(records, [0, 1, 2, 3], 0, 4, ids, now)));
+  assert.equal(same.firstTimestamp, 1_790_000_000_000n);
+  assert.equal(same.maxTimestamp, 1_790_000_000_000n);
+  assert.deepEqual(same.records.map((r) => r.timestampDelta), [0n, 0n, 0n, 0n]);
+});
+
+test('timestamp deltas of every varint length, up to 2^52 ms, read back exactly, and the batch length is right', () => {
+  const deltas = [0, 1, 63, 64, 8191, 8192, 2 ** 20, 2 ** 27, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 34, 2 ** 35, 2 ** 41, 2 ** 42, 2 ** 48, 2 ** 52 - 1];
+  const records: BatchRecord[] = deltas.map((d, i) => ({ key: Buffer.from(`K${i}`), value: Buffer.from(`{"d":${d}}`) }));
+  const order = records.map((_, i) => i);
+  for (const compression of ['none', 'snappy'] as Compression[]) {
+    const batch = new RecordBatchEncoder(compression).encode(records, order, 0, records.length, { producerId: 1n, producerEpoch: 0, baseSequence: 0 }, 5, deltas);
+    assertBatchCrc(batch, compression);
+    const read = readRecordsBatch(Reader.from(batch));
+    assert.equal(read.firstTimestamp, 0n);
+    assert.equal(read.maxTimestamp, BigInt(2 ** 52 - 1));
+    assert.deepEqual(read.records.map((r) => r.timestampDelta), deltas.map((d) => BigInt(d)), compression);
+    assert.deepEqual(read.records.map((r) => r.key?.toString()), records.map((r) => r.key?.toString()));
+  }
+});
+
+test('per-record timestamps agree with the client\'s own record batch for the same records', () => {
+  const records = sample();
+  const times = [1_790_000_000_100, 1_790_000_000_100, 1_790_000_000_250, 1_790_000_001_000];
+  const ours = readRecordsBatch(Reader.from(new RecordBatchEncoder('none').encode(records, [0, 1, 2, 3], 0, 4, { producerId: 9n, producerEpoch: 1, baseSequence: 5 }, 0, times)));
+  // The client writes the first record's time as firstTimestamp: sorted times make them the same.
+  const theirs = readRecordsBatch(
+    Reader.from(
+      createRecordsBatch(
+        records.map((r, i) => ({ topic: 't', ...(r.key ? { key: r.key } : {}), value: r.value!, timestamp: BigInt(times[i]!), headers: new Map(r.headers ? [...r.headers] : []) })),
+        { producerId: 9n, producerEpoch: 1 },
+      ).buffer,
+    ),
+  );
+  assert.equal(ours.firstTimestamp, theirs.firstTimestamp);
+  assert.equal(ours.maxTimestamp, theirs.maxTimestamp);
+  assert.deepEqual(ours.records.map((r) => r.timestampDelta), theirs.records.map((r) => r.timestampDelta));
+});
+
 test('a produce request body groups partitions under their topic, in first-seen order', () => {
   const b = (n: number) => Buffer.alloc(n, n);
   const body = produceRequestBody(-1, 30000, [
@@ -200,4 +283,63 @@ test('a produce request body groups partitions under their topic, in first-seen 
     ['aggregates', [[0, 200, 200]]],
   ]);
   assert.equal(r.remaining, 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The event's own time (--timestamp event), read from its bytes when its batch is written.
+
+test('eventTimeMs: the top-level t as ms; µs and ns converted by dropping digits; no numeric t is NaN', () => {
+  const ms = 1_790_000_000_123;
+  const at = (json: string) => eventTimeMs(Buffer.from(json));
+  assert.equal(at(`{"ev":"T","sym":"A","t":${ms}}`), ms);
+  assert.equal(at(`{"t":${ms},"ev":"T"}`), ms);
+  assert.equal(at(`{"ev":"T","t":${ms}999}`), ms, 'µs (16 digits): the last three dropped, not rounded');
+  assert.equal(at(`{"ev":"T","t":${ms}999999}`), ms, 'ns (19 digits): the last six dropped, exactly');
+  assert.equal(at(`{"ev":"T","t":${ms}000001}`), ms);
+  assert.equal(at('{"t":100000000000000}'), 1e14, 'up to 1e14: ms');
+  assert.equal(at('{"t":100000000000001}'), 100000000000, 'over 1e14: µs');
+  assert.equal(at('{"t":100000000000000000}'), 1e14, 'up to 1e17: µs');
+  assert.equal(at('{"t":100000000001000000}'), 100000000001, 'over 1e17: ns');
+  assert.equal(at(`{"t":${ms}.999}`), ms, 'a fraction dropped');
+  assert.equal(at('{"t":1.79e12}'), 1.79e12);
+  assert.equal(at('{"t":1.79e18}'), 1.79e12, 'ns with an exponent');
+  assert.equal(at(`{ "ev" : "T" , "t" : ${ms} , "q" : 1 }`), ms, 'whitespace anywhere JSON allows it');
+  assert.equal(at(`{"ev":"T","t":1,"t":${ms}}`), ms, 'the last t wins, as JSON.parse reads it');
+  assert.equal(at(`{"\\u0074":${ms}}`), ms, 'a key spelled with an escape is decoded');
+  assert.equal(at(`{"x":{"t":${ms}},"y":[{"t":1}],"s":"\\"t\\":5,","T":"t"}`), NaN, 'only a top-level t counts');
+  for (const none of ['{"ev":"T"}', '{}', `{"t":"${ms}"}`, '{"t":null}', '{"t":true}', `{"t":[${ms}]}`, `{"t":{"t":${ms}}}`, `{"t":${ms},"t":null}`, '{"t":0}', `{"t":-${ms}}`, '{"t":1e300}', '{"tt":1,"T":2}']) {
+    assert.equal(at(none), NaN, none);
+  }
+  // Not an object, or cut short: no time, and no throw.
+  for (const odd of ['', '[]', `[{"t":${ms}}]`, '"t"', `{"t":${ms}`, '{"t":', '{"t', '{"a":"\\x"}']) assert.doesNotThrow(() => at(odd), odd);
+  assert.equal(at(`[{"t":${ms}}]`), NaN);
+});
+
+test('eventTimeMs agrees with JSON.parse on generated events (where a double holds t exactly)', () => {
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const values = () => {
+    const pick = rnd(9);
+    if (pick === 0) return `"${rnd(1e6)}"`;
+    if (pick === 1) return `{"t":${rnd(1e9)},"u":[1,{"t":2}]}`;
+    if (pick === 2) return 'null';
+    if (pick === 3) return `[${rnd(1e6)},"t"]`;
+    if (pick === 4) return `${1_700_000_000_000 + rnd(1e9)}`;
+    if (pick === 5) return `${(1_700_000_000_000 + rnd(1e9)) * 1000 + rnd(1000)}`;
+    if (pick === 6) return `${1_700_000_000_000 + rnd(1e9)}.${rnd(1000)}`;
+    if (pick === 7) return `-${rnd(1e6)}`;
+    return 'true';
+  };
+  const names = ['t', 'T', 'ev', 'sym', 'tt', '\\u0074', 'x', 't '];
+  for (let n = 0; n < 5000; n++) {
+    const members: string[] = [];
+    for (let m = rnd(6); m >= 0; m--) members.push(`"${names[rnd(names.length)]}"${rnd(2) ? ' : ' : ':'}${values()}`);
+    const json = `{${members.join(',')}}`;
+    const t = (JSON.parse(json) as { t?: unknown }).t;
+    const want = typeof t === 'number' && t > 0 ? Math.floor(t > 1e17 ? t / 1e6 : t > 1e14 ? t / 1e3 : t) : NaN;
+    assert.equal(eventTimeMs(Buffer.from(json)), want, json);
+  }
 });

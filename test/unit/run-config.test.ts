@@ -56,3 +56,41 @@ test('docs/configuration.md documents every option', async () => {
     if (o.env) assert.ok(doc.includes(`\`${o.env}\``), `${o.env} is documented`);
   }
 });
+
+test('--replication: auto by default, -1 (the broker\'s default) or 1..32', async () => {
+  assert.equal((await loadRunConfig({}, {})).replication, 'auto');
+  assert.equal((await loadRunConfig({ replication: '3' }, {})).replication, 3);
+  assert.equal((await loadRunConfig({}, { KAFKA_REPLICATION: '-1' })).replication, -1);
+  assert.equal((await loadRunConfig({ replication: 'auto' }, { KAFKA_REPLICATION: '2' })).replication, 'auto');
+  await assert.rejects(loadRunConfig({ replication: '0' }, {}), /--replication '0' is not valid: expected auto \(min\(3, brokers\)\), -1/);
+  await assert.rejects(loadRunConfig({ replication: 'three' }, {}), /--replication 'three' is not valid/);
+});
+
+test('--topic-config: KEY=VALUE pairs from a flag, TOPIC_CONFIG, or the file as a map or a list', async () => {
+  assert.deepEqual((await loadRunConfig({}, {})).topicConfig, {});
+  assert.deepEqual((await loadRunConfig({ 'topic-config': 'retention.ms=3600000, min.insync.replicas=2' }, {})).topicConfig, { 'retention.ms': '3600000', 'min.insync.replicas': '2' });
+  assert.deepEqual((await loadRunConfig({}, { TOPIC_CONFIG: 'cleanup.policy=delete' })).topicConfig, { 'cleanup.policy': 'delete' });
+  const dir = await mkdtemp(join(tmpdir(), 'ws2kafka-config-'));
+  const map = join(dir, 'map.yaml');
+  await writeFile(map, 'topic-config:\n  retention.ms: 3600000\n  compression.type: producer\n');
+  assert.deepEqual((await loadRunConfig({ config: map }, {})).topicConfig, { 'retention.ms': '3600000', 'compression.type': 'producer' });
+  const list = join(dir, 'list.json');
+  await writeFile(list, '{"topic-config": ["retention.ms=60000", "segment.bytes=1048576"]}');
+  assert.deepEqual((await loadRunConfig({ config: list }, {})).topicConfig, { 'retention.ms': '60000', 'segment.bytes': '1048576' });
+  assert.deepEqual((await loadRunConfig({ config: list, 'topic-config': 'retention.ms=1' }, {})).topicConfig, { 'retention.ms': '1' }, 'the flag replaces the file');
+});
+
+test('--topic-config: a bad key or value names the flag and the pair', async () => {
+  await assert.rejects(loadRunConfig({ 'topic-config': 'Retention.MS=1' }, {}), /--topic-config 'Retention.MS=1' is not valid: expected KEY=VALUE pairs .*lowercase dotted/);
+  await assert.rejects(loadRunConfig({ 'topic-config': 'retention_ms=1' }, {}), /--topic-config 'retention_ms=1' is not valid/);
+  await assert.rejects(loadRunConfig({ 'topic-config': 'retention.ms' }, {}), /--topic-config 'retention.ms' is not valid: expected a value for retention.ms/);
+  await assert.rejects(loadRunConfig({ 'topic-config': 'retention.ms=' }, {}), /--topic-config 'retention.ms=' is not valid: expected a value/);
+  await assert.rejects(loadRunConfig({ 'topic-config': '.ms=1' }, {}), /--topic-config '.ms=1' is not valid/);
+  await assert.rejects(loadRunConfig({}, { TOPIC_CONFIG: 'retention.ms=1,retention.ms=2' }), /TOPIC_CONFIG .* is not valid: expected each topic config once \(retention.ms is given twice\)/);
+});
+
+test('--timestamp: receive by default, or event', async () => {
+  assert.equal((await loadRunConfig({}, {})).timestamp, 'receive');
+  assert.equal((await loadRunConfig({}, { TIMESTAMP: 'event' })).timestamp, 'event');
+  await assert.rejects(loadRunConfig({ timestamp: 'now' }, {}), /--timestamp 'now' is not valid: expected one of receive, event/);
+});

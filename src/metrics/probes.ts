@@ -1,0 +1,86 @@
+// The probes of a running bridge, in the Kubernetes sense, and its /status document:
+// - /livez: the event loop answers (this handler ran).
+// - /readyz: subscribed to the feed; Kafka acknowledged something within --ready-max-lag, or
+//   nothing is waiting that long; the spool below its limit and writable.
+// - /status: one JSON document of what an operator asks first (feed, Kafka, buffer, spool, the
+//   oldest unacknowledged event, gaps, held topics, the last error with its code).
+// Pure over what it is given: run.ts wires the bridge in; tests drive it with plain objects.
+import type { BridgeMetrics } from './metrics.ts';
+
+export interface ProbeSource {
+  metrics: BridgeMetrics;
+  feed: () => { state: string; url: string; connectionId: string; lastFrameAt: number; subscriptions: string };
+  kafka: { brokers: readonly string[] };
+  spool: () => { records: number; bytes: number; maxBytes: number | undefined; writeError: { code: string; message: string } | undefined };
+  held: () => unknown[];
+  readyMaxLagMs: number;
+}
+
+/** Tracks when Kafka last acknowledged anything (polled: no clock read per event). */
+export class AckWatch {
+  #last = 0;
+  #at: number;
+
+  /** `at`: when watching began (counts as progress: a bridge just started is not stuck). */
+  constructor(at = Date.now()) {
+    this.#at = at;
+  }
+
+  /** Call now and then (every second): notes progress since the previous call. */
+  poll(m: BridgeMetrics, now = Date.now()): void {
+    const total = m.eventsProduced + m.deadLettersProduced + m.gapRecordsProduced;
+    if (total !== this.#last) {
+      this.#last = total;
+      this.#at = now;
+    }
+  }
+
+  /** Wall ms of the last progress seen (the start, before any). */
+  get at(): number {
+    return this.#at;
+  }
+}
+
+export interface Readiness {
+  ok: boolean;
+  reasons: string[];
+}
+
+export function readiness(p: ProbeSource, acks: AckWatch, now = Date.now()): Readiness {
+  const reasons: string[] = [];
+  const feed = p.feed();
+  if (feed.state !== 'streaming') reasons.push(`the feed is not streaming (${feed.state})`);
+  const oldest = p.metrics.oldestUnackedMs(now);
+  const quiet = now - acks.at;
+  if (oldest > p.readyMaxLagMs && quiet > p.readyMaxLagMs) {
+    reasons.push(`Kafka has acknowledged nothing for ${quiet} ms while events wait (the oldest for ${oldest} ms; --ready-max-lag ${p.readyMaxLagMs} ms)`);
+  }
+  const spool = p.spool();
+  if (spool.maxBytes !== undefined && spool.bytes >= spool.maxBytes) reasons.push(`the spool is full (${spool.bytes} of ${spool.maxBytes} bytes)`);
+  if (spool.writeError !== undefined) reasons.push(`the spool cannot be written (${spool.writeError.code})`);
+  return { ok: reasons.length === 0, reasons };
+}
+
+export function statusDocument(p: ProbeSource, acks: AckWatch, now = Date.now()): Record<string, unknown> {
+  const m = p.metrics;
+  const feed = p.feed();
+  const spool = p.spool();
+  const iso = (t: number) => (t > 0 ? new Date(t).toISOString() : null);
+  return {
+    ready: readiness(p, acks, now),
+    feed: { state: feed.state, url: feed.url, connection: feed.connectionId || null, lastFrameAt: iso(feed.lastFrameAt), subscriptions: feed.subscriptions, reconnects: m.reconnects, gaps: m.gaps },
+    kafka: {
+      brokers: p.kafka.brokers,
+      lastAcknowledgedAt: m.eventsProduced + m.deadLettersProduced + m.gapRecordsProduced > 0 ? iso(acks.at) : null,
+      produceErrors: Object.fromEntries(m.produceErrorCodes),
+      held: p.held(),
+    },
+    events: { received: m.eventsReceived, produced: m.eventsProduced, dropped: m.eventsDropped, framesRejected: m.framesRejected, eventsRejected: m.eventsRejected, recordsRefused: m.recordsRefused, deadLetters: m.deadLettersProduced },
+    buffer: { events: m.bufferUsed, capacity: m.bufferCapacity },
+    spool: { records: spool.records, bytes: spool.bytes, maxBytes: spool.maxBytes ?? null, writeError: spool.writeError ?? null },
+    oldestUnacknowledgedMs: m.oldestUnackedMs(now),
+    errors: Object.fromEntries(m.errorCodes),
+    lastError: m.lastError ?? null,
+    uptimeS: Math.round((now - m.startedAt) / 1000),
+  };
+}
