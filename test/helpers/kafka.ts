@@ -25,3 +25,13 @@ export async function freshTopic(prefix: string, partitions: number, after: (fn:
   });
   return topic;
 }
+
+/** Runs `fn` with an admin client of the suite's broker, closed afterwards. */
+export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = new Admin({ clientId: 'ws2kafka-test', bootstrapBrokers: testBrokers() });
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}

@@ -3,32 +3,14 @@
 // wait in the spool, the other topics keep flowing, and they follow once the topic is back).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Admin } from '@platformatic/kafka';
 import { readToEnd } from '../../src/kafka/read.ts';
 import { startMockServer } from '../../src/mock/server.ts';
 import { parseMix } from '../../src/mock/options.ts';
 import { audit } from '../../src/verify/audit.ts';
 import { startBridge, testTopics } from '../helpers/bridge.ts';
 import { startScriptedFeed } from '../helpers/feed.ts';
-import { testBrokers } from '../helpers/kafka.ts';
-import { freePort, metric, metricsText } from '../helpers/net.ts';
-
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean>, detail: () => string = () => ''): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ clientId: 'ws2kafka-test', bootstrapBrokers: testBrokers() });
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.close();
-  }
-}
+import { testBrokers, withAdmin } from '../helpers/kafka.ts';
+import { freePort, metric, metricsText, until } from '../helpers/net.ts';
 
 test('--compression none with --batch-bytes above the topic limit: batches are split before sending, everything arrives', { timeout: 120_000 }, async (t) => {
   const topics = testTopics((fn) => t.after(fn));

@@ -4,17 +4,13 @@
 // exits with its own code within 10 s; and credentials revoked while streaming keep the events in
 // the spool, loudly, until they are restored.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer as createTlsServer } from 'node:tls';
-import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../src/cli/node-flags.ts';
 import { kafkaSecurityFrom, type KafkaSecurity } from '../../src/config/kafka-options.ts';
 import { ws2kafkaHome } from '../../src/kafka-local/home.ts';
 import { upsertScramUser } from '../../src/kafka-local/scram.ts';
@@ -22,9 +18,10 @@ import { startSecureBroker } from '../../src/kafka-local/secure-broker.ts';
 import { parseMix } from '../../src/mock/options.ts';
 import { startMockServer } from '../../src/mock/server.ts';
 import { audit } from '../../src/verify/audit.ts';
+import { ws2kafka, type CliProcess } from '../helpers/cli.ts';
+import { freePort, relay, until } from '../helpers/net.ts';
 import { startSecureTestBroker, type SecureTestBroker } from '../helpers/secure-broker.ts';
 
-const cli = fileURLToPath(new URL('../../bin/ws2kafka.js', import.meta.url));
 const MIX = parseMix('mix', 'T=90,AM=10');
 const scratch = mkdtempSync(join(tmpdir(), 'ws2kafka-secure-test-'));
 let b: SecureTestBroker;
@@ -36,26 +33,8 @@ after(async () => {
   await b?.destroy();
 });
 
-interface Proc {
-  proc: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; ms: number }>;
-}
-
-function ws2kafka(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const started = Date.now();
-  const proc = spawn(process.execPath, [...NODE_FLAGS, cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; ms: number }>((resolve) => proc.once('exit', (code) => resolve({ code, ms: Date.now() - started })));
-  return { proc, stdout: () => out, stderr: () => err, exited };
-}
-
 /** `run` with its own spool directory and no metrics port unless given. */
-function bridge(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+function bridge(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
   const spool = mkdtempSync(join(scratch, 'spool-'));
   // Without a feed of its own, the built-in mock (--demo): these runs are about Kafka.
   const p = ws2kafka(['run', '--metrics-port', '0', '--spool-dir', spool, ...(args.includes('--url') ? [] : ['--demo']), ...args], env);
@@ -157,35 +136,6 @@ function testCa(name: string) {
   };
 }
 
-/** A TCP relay listening on `host` towards `target` (host:port); optionally TLS-terminating with `tls`. */
-async function relay(host: string, target: string, tls?: { cert: string; key: string }): Promise<{ address: string; close: () => void }> {
-  const [th, tp] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
-  const sockets = new Set<Socket>();
-  const onClient = (client: Socket) => {
-    const upstream = netConnect(tp, th);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  };
-  const server: Server = tls ? createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, onClient) : createNetServer(onClient);
-  server.on('tlsClientError', () => {});
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    address: `${host}:${port}`,
-    close: () => {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
-
 test('each refused connection exits non-zero with its own code within 10 s', { timeout: 120_000 }, async (t) => {
   const pw = (name: string, value: string) => {
     const file = join(scratch, name);
@@ -196,12 +146,12 @@ test('each refused connection exits non-zero with its own code within 10 s', { t
   const other = testCa('other-ca');
   // Hostname mismatch: the broker's certificate names 127.0.0.1 and localhost; 127.0.0.2 reaches
   // the same SASL_SSL listener through a relay.
-  const byOtherAddress = await relay('127.0.0.2', b.saslSsl);
+  const byOtherAddress = await relay(b.saslSsl, { host: '127.0.0.2' });
   t.after(() => byOtherAddress.close());
   // An expired certificate: a TLS endpoint of our own in front of the broker (the local broker's
   // certificate is valid for 825 days), with a certificate of our CA that ended in 2020.
   const expiredCa = testCa('expired-ca');
-  const expired = await relay('127.0.0.1', b.plaintext, expiredCa.issue('expired', '20200101000000Z', '20200102000000Z'));
+  const expired = await relay(b.plaintext, { tls: expiredCa.issue('expired', '20200101000000Z', '20200102000000Z') });
   t.after(() => expired.close());
   const cases: Array<{ name: string; code: string; args: string[] }> = [
     { name: 'wrong password', code: 'KAFKA_SASL_AUTH_FAILED', args: ['--brokers', b.saslSsl, '--kafka-ca', b.ca, '--kafka-sasl', 'scram-sha-512', '--kafka-username', b.username, '--kafka-password-file', wrong] },
@@ -255,23 +205,6 @@ async function health(port: number): Promise<{ lastError: { code: string; messag
   return (await res.json()) as { lastError: { code: string; message: string } | null };
 }
 
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 // Last: it restarts the broker.
 test('credentials revoked while streaming: events wait in the spool, KAFKA_SASL_AUTH_FAILED in the log and /health, all delivered once restored', { timeout: 240_000 }, async (t) => {
   const user = `revoked-${randomUUID().slice(0, 6)}`;
@@ -291,14 +224,14 @@ test('credentials revoked while streaming: events wait in the spool, KAFKA_SASL_
   });
   const produced = () => Number(/Produced: (\d+)/.exec(run.stdout().trim().split('\n').filter((l) => l.startsWith('[Metrics]')).at(-1) ?? '')?.[1] ?? 0);
   const spooled = () => Number(/Spooled: (\d+)/.exec(run.stdout().trim().split('\n').filter((l) => l.startsWith('[Metrics]')).at(-1) ?? '')?.[1] ?? 0);
-  await waitFor(() => produced() > 2000, 30_000, 'the bridge to stream');
+  await until('the bridge to stream', 30_000, () => produced() > 2000);
 
   // Revoke: another password for the user, and a broker restart, so that the bridge must log in again.
   await upsertScramUser(b.host, b.ports.plaintext, user, `changed-${randomUUID()}`);
   await b.stop();
   await startSecureBroker({ home: b.home, port: b.ports.plaintext, artifactsHome: ws2kafkaHome() });
   const back = Date.now();
-  await waitFor(async () => (await health(metricsPort)).lastError?.code === 'KAFKA_SASL_AUTH_FAILED', 10_000, '/health to show KAFKA_SASL_AUTH_FAILED').catch(async (err: Error) => {
+  await until('/health to show KAFKA_SASL_AUTH_FAILED', 10_000, async () => (await health(metricsPort)).lastError?.code === 'KAFKA_SASL_AUTH_FAILED').catch(async (err: Error) => {
     throw new Error(`${err.message}; /health: ${JSON.stringify(await health(metricsPort))}\n${run.stderr().slice(-3000)}`);
   });
   assert.ok(Date.now() - back < 10_000);
@@ -306,15 +239,15 @@ test('credentials revoked while streaming: events wait in the spool, KAFKA_SASL_
   assert.match(h.lastError!.message, new RegExp(`SASL authentication failed for user '${user}'`));
   assert.match(run.stderr(), /"code":"KAFKA_SASL_AUTH_FAILED".*Kafka refuses the connection.*Events are kept \(in the spool\)/);
   const stuckAt = produced();
-  await waitFor(() => spooled() > 0, 10_000, 'events to go to the spool');
+  await until('events to go to the spool', 10_000, () => spooled() > 0);
   await sleep(1500);
   assert.equal(produced(), stuckAt, 'nothing is acknowledged while the credentials are refused');
   assert.equal(run.proc.exitCode, null, 'the bridge keeps running');
 
   // Restore: everything flows, in order, nothing lost.
   await upsertScramUser(b.host, b.ports.plaintext, user, password);
-  await waitFor(() => mock.stats().timeline.events >= N, 120_000, 'the whole timeline sent');
-  await waitFor(() => produced() >= N, 60_000, 'everything acknowledged after the credentials came back');
+  await until('the whole timeline sent', 120_000, () => mock.stats().timeline.events >= N);
+  await until('everything acknowledged after the credentials came back', 60_000, () => produced() >= N);
   run.proc.kill('SIGTERM');
   const { code } = await run.exited;
   assert.equal(code, 0, run.stderr());

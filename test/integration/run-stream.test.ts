@@ -2,14 +2,13 @@
 // real broker, and `verify`'s audit.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { startMockServer } from '../../src/mock/server.ts';
 import { parseMix } from '../../src/mock/options.ts';
 import { audit } from '../../src/verify/audit.ts';
 import { readToEnd } from '../../src/kafka/read.ts';
 import { lastMetrics, startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
 import { testBrokers } from '../helpers/kafka.ts';
+import { relay } from '../helpers/net.ts';
 
 /**
  * A TCP relay between the bridge and the mock that keeps every byte the mock wrote towards each
@@ -17,35 +16,8 @@ import { testBrokers } from '../helpers/kafka.ts';
  */
 async function tap(mockUrl: string): Promise<{ url: string; fromMock: Buffer[][]; close: () => void }> {
   const target = new URL(mockUrl);
-  const fromMock: Buffer[][] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const chunks: Buffer[] = [];
-    fromMock.push(chunks);
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-      s.on('close', () => sockets.delete(s));
-    }
-    upstream.on('data', (c: Buffer) => chunks.push(c));
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `ws://127.0.0.1:${port}${target.pathname}`,
-    fromMock,
-    close: () => {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
+  const r = await relay(target.host, { keep: true });
+  return { url: `ws://${r.address}${target.pathname}`, fromMock: r.fromTarget, close: r.close };
 }
 
 /** The text messages in the bytes a WebSocket server wrote (after its HTTP 101 answer); unmasked frames, as servers send. */

@@ -6,22 +6,19 @@
 // secret; none may appear. Failures too: a wrong password, a rejected API key, a mechanism the
 // listener lacks.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer as createTlsServer } from 'node:tls';
-import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../src/cli/node-flags.ts';
 import { parseMix } from '../../src/mock/options.ts';
 import { startMockServer } from '../../src/mock/server.ts';
+import { ws2kafka } from '../helpers/cli.ts';
+import { freePort, relay } from '../helpers/net.ts';
 import { startSecureTestBroker, type SecureTestBroker } from '../helpers/secure-broker.ts';
 
-const cli = fileURLToPath(new URL('../../bin/ws2kafka.js', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'ws2kafka-secrets-test-'));
 let b: SecureTestBroker;
 
@@ -31,30 +28,6 @@ before(async () => {
 after(async () => {
   await b?.destroy();
 });
-
-interface Proc {
-  proc: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function ws2kafka(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const proc = spawn(process.execPath, [...NODE_FLAGS, cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return { proc, stdout: () => out, stderr: () => err, exited: new Promise((resolve) => proc.once('exit', (code) => resolve(code))) };
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 /** A private CA and a server certificate for 127.0.0.1 it signs (openssl, as the local broker's). */
 function privateCa(): { ca: string; cert: string; key: string } {
@@ -71,29 +44,8 @@ function privateCa(): { ca: string; cert: string; key: string } {
 /** wss:// in front of a ws:// feed: TLS ends here, bytes go on to the feed unchanged. */
 async function wssFront(wsUrl: string, tls: { cert: string; key: string }): Promise<{ url: string; close: () => void }> {
   const target = new URL(wsUrl);
-  const sockets = new Set<Socket>();
-  const server = createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (client) => {
-    const upstream = netConnect(Number(target.port), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  server.on('tlsClientError', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `wss://127.0.0.1:${port}${target.pathname}`,
-    close: () => {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
+  const front = await relay(target.host, { tls });
+  return { url: `wss://${front.address}${target.pathname}`, close: front.close };
 }
 
 async function get(url: string): Promise<string> {
@@ -140,7 +92,7 @@ test('no secret appears in stdout, stderr, /metrics, /health, --help or the star
     seen.push(['/metrics', await get(`http://127.0.0.1:${metricsPort}/metrics`)], ['/health', await get(`http://127.0.0.1:${metricsPort}/health`)]);
     await sleep(300);
   }
-  const code = await run.exited;
+  const { code } = await run.exited;
   assert.equal(code, 0, run.stderr());
   assert.ok(seen.some(([w, text]) => w === '/metrics' && text.includes('ws2kafka_events_received_total')), 'the metrics were read while it ran');
   assert.ok(seen.some(([w, text]) => w === '/health' && text.includes('lastError')), 'the health was read while it ran');
@@ -152,7 +104,7 @@ test('no secret appears in stdout, stderr, /metrics, /health, --help or the star
   // 2. The API key on the command line and the password in the environment; the feed rejects the key.
   const rejected = ws2kafka(['run', '--url', feed.url, '--ca', ca.ca, '--api-key', OTHER_KEY, ...kafka, ...topics, '--metrics-port', '0', '--log-level', 'debug', '--spool-dir', mkdtempSync(join(scratch, 'spool-'))], { KAFKA_PASSWORD: PASSWORD });
   const killer = setTimeout(() => rejected.proc.kill('SIGKILL'), 30_000);
-  const rejectedCode = await rejected.exited;
+  const { code: rejectedCode } = await rejected.exited;
   clearTimeout(killer);
   assert.equal(rejectedCode, 1, rejected.stderr());
   assert.match(rejected.stderr(), /AUTH_FAILED|auth/i);
@@ -160,28 +112,28 @@ test('no secret appears in stdout, stderr, /metrics, /health, --help or the star
 
   // 3. A wrong password on the command line: KAFKA_SASL_AUTH_FAILED, and the password nowhere.
   const wrong = ws2kafka(['run', '--demo', ...kafka, '--kafka-password', WRONG_PASSWORD, '--metrics-port', '0', '--log-level', 'debug', '--spool-dir', mkdtempSync(join(scratch, 'spool-'))]);
-  assert.equal(await wrong.exited, 1);
+  assert.equal((await wrong.exited).code, 1);
   assert.match(wrong.stderr(), /\[KAFKA_SASL_AUTH_FAILED\]/);
   seen.push(['wrong password: stdout', wrong.stdout()], ['wrong password: stderr', wrong.stderr()]);
 
   // 4. The token file, towards a listener without OAUTHBEARER (the local broker enables SCRAM and
   //    PLAIN only): read at start for its check, never shown.
   const token = ws2kafka(['run', '--demo', '--brokers', b.saslSsl, '--kafka-ca', b.ca, '--kafka-sasl', 'oauthbearer', '--kafka-oauth-token-file', tokenFile, '--metrics-port', '0', '--log-level', 'debug', '--spool-dir', mkdtempSync(join(scratch, 'spool-'))]);
-  assert.equal(await token.exited, 1);
+  assert.equal((await token.exited).code, 1);
   assert.match(token.stderr(), /\[KAFKA_SASL_MECHANISM\]/);
   seen.push(['token: stdout', token.stdout()], ['token: stderr', token.stderr()]);
 
   // 5. --help with every secret in the environment and on the command line.
   for (const args of [['run', '--help'], ['run', '--kafka-password', PASSWORD, '--api-key', API_KEY, '--help'], ['verify', '--help'], ['bench', '--help']]) {
     const help = ws2kafka(args, { KAFKA_PASSWORD: PASSWORD, POLYGON_API_KEY: API_KEY, KAFKA_OAUTH_TOKEN_FILE: tokenFile });
-    assert.equal(await help.exited, 0);
+    assert.equal((await help.exited).code, 0);
     assert.match(help.stdout(), /--kafka-password PASSWORD/);
     seen.push([`${args.join(' ')}: stdout`, help.stdout()], [`${args.join(' ')}: stderr`, help.stderr()]);
   }
 
   // 6. verify over SASL_SSL with the password on its command line.
   const verify = ws2kafka(['verify', ...kafka, '--kafka-password', PASSWORD, '--topics', `s-trades-${id},s-aggregates-${id}`, '--routes', `T=s-trades-${id},A=s-aggregates-${id},AM=s-aggregates-${id}`, '--mock-stats', mock.statsUrl]);
-  assert.equal(await verify.exited, 0, verify.stderr());
+  assert.equal((await verify.exited).code, 0, verify.stderr());
   seen.push(['verify: stdout', verify.stdout()], ['verify: stderr', verify.stderr()]);
 
   const leaks: string[] = [];

@@ -3,28 +3,12 @@
 // as they are, and the start-up warning naming every topic acks=all does not protect.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Admin, ConfigResourceTypes } from '@platformatic/kafka';
+import { ConfigResourceTypes } from '@platformatic/kafka';
 import { autoReplication, creationGroups, unprotected } from '../../src/sink/topic-admin.ts';
 import { startBridge, testTopics } from '../helpers/bridge.ts';
 import { startScriptedFeed } from '../helpers/feed.ts';
-import { testBrokers } from '../helpers/kafka.ts';
-
-async function until(what: string, timeoutMs: number, check: () => boolean, detail: () => string = () => ''): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ clientId: 'ws2kafka-test', bootstrapBrokers: testBrokers() });
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.close();
-  }
-}
+import { withAdmin } from '../helpers/kafka.ts';
+import { until } from '../helpers/net.ts';
 
 /** Each topic's configs (the keys asked for), as Kafka reports them. */
 async function configsOf(topics: string[], keys: string[]): Promise<Map<string, Record<string, string | null | undefined>>> {
