@@ -97,6 +97,7 @@ export class Bridge {
       security: c.kafka,
       compression: c.compression,
       timestamp: c.timestamp,
+      metadataMaxAgeMs: c.metadataMaxAgeMs,
       lingerMs: c.lingerMs,
       batchBytes: c.batchBytes,
       capacity: c.bufferSize,

@@ -52,6 +52,7 @@ export interface RunConfig {
   metricsPort: number;
   metricsHost: string;
   readyMaxLagMs: number;
+  metadataMaxAgeMs: number;
   /** --demo: the built-in mock feed, and the local broker when no brokers are given. */
   demo: boolean;
   maxEvents: number;
@@ -135,6 +136,7 @@ export const RUN_OPTIONS: readonly Option[] = [
   { key: 'compression', flag: 'compression', env: 'KAFKA_COMPRESSION', arg: COMPRESSIONS.join('|'), default: 'lz4', parse: (o, v) => parseChoice(o, v, COMPRESSIONS), help: 'producer compression' },
   { key: 'lingerMs', flag: 'linger', env: 'KAFKA_LINGER', arg: 'DURATION', default: '5ms', parse: parseDuration, help: 'longest wait to fill a batch' },
   { key: 'batchBytes', flag: 'batch-bytes', env: 'KAFKA_BATCH_BYTES', arg: 'BYTES', default: '1048576', parse: int(1024, 64 * 1024 * 1024), help: 'a batch is sent once its values reach this size' },
+  { key: 'metadataMaxAgeMs', flag: 'metadata-max-age', env: 'KAFKA_METADATA_MAX_AGE', arg: 'DURATION', default: '5m', parse: parseDuration, help: 'the topics\' metadata is read again when older than this, so partitions added to a topic are used (Kafka\'s metadata.max.age.ms)' },
   { key: 'inflight', flag: 'inflight', env: 'KAFKA_INFLIGHT', arg: 'N', default: '1', parse: int(1, 1), help: 'produce requests in flight (1 keeps per-key order across retries)' },
   { key: 'bufferSize', flag: 'buffer-size', env: 'KAFKA_BUFFER_SIZE', arg: 'EVENTS', default: '200000', parse: int(1000, 50_000_000), help: 'events held in memory between socket and Kafka' },
   { key: 'overflow', flag: 'overflow', env: 'OVERFLOW', arg: OVERFLOWS.join('|'), default: 'spool', parse: (o, v) => parseChoice(o, v, OVERFLOWS), help: 'when the memory buffer is full: spool (write to the disk spool, replay in order), block (pause reading the socket) or drop (discard and count)' },

@@ -67,6 +67,8 @@ export interface SinkOptions {
    * time). Control records (receivedAt a negative tag) get the time they are sent.
    */
   timestamp?: 'receive' | 'event';
+  /** Metadata older than this is read again before a send (added partitions are used). */
+  metadataMaxAgeMs?: number;
 }
 
 /** The batch in flight: where its records come from, and what they are. */
@@ -163,7 +165,14 @@ export class KafkaSink {
     o.metrics.bufferCapacity = o.capacity;
     this.#toDisk = o.spool !== undefined && o.writeAhead === true;
     this.#spoolUsed = (o.spool?.size ?? 0) > 0;
-    this.#producer = new BatchProducer({ brokers: o.brokers, security: o.security, compression: o.compression, log: o.log, ...(o.client ? { client: o.client } : {}) });
+    this.#producer = new BatchProducer({
+      brokers: o.brokers,
+      security: o.security,
+      compression: o.compression,
+      log: o.log,
+      ...(o.client ? { client: o.client } : {}),
+      ...(o.metadataMaxAgeMs !== undefined ? { metadataMaxAgeMs: o.metadataMaxAgeMs } : {}),
+    });
     this.held = new HeldStore({ spool: o.spool?.options, memoryCapacity: o.capacity });
     for (const topic of this.held.recover()) {
       // Held by an earlier run: still held until a probe shows Kafka takes it.

@@ -99,7 +99,12 @@ export interface ProducerOptions {
   log: Logger;
   /** A client of our own for tests (a fake broker); the real one by default. */
   client?: ProducerClient;
+  /** Metadata older than this is read again before a send, so added partitions are used (ms). */
+  metadataMaxAgeMs?: number;
 }
+
+/** Kafka's own default of metadata.max.age.ms. */
+export const DEFAULT_METADATA_MAX_AGE_MS = 300_000;
 
 export class BatchProducer {
   #client: ProducerClient;
@@ -115,6 +120,9 @@ export class BatchProducer {
   #version = 0;
   #refresh = false;
   #idsLost = false;
+  #maxAgeMs: number;
+  /** When the metadata was last read (Date.now()). */
+  #metadataAt = 0;
   /** The messages of the send() not yet fully settled, and their pieces. */
   #pending: PendingSend | undefined;
   #roundRobin = 0;
@@ -126,6 +134,7 @@ export class BatchProducer {
     this.#encoder = new RecordBatchEncoder(o.compression);
     this.#client = o.client ?? platformaticClient(o.brokers, o.security);
     this.#security = o.security;
+    this.#maxAgeMs = o.metadataMaxAgeMs ?? DEFAULT_METADATA_MAX_AGE_MS;
   }
 
   /** Reads the topics' metadata and limits, the broker's Produce versions and a producer id. */
@@ -235,7 +244,7 @@ export class BatchProducer {
       if (this.#idsLost && this.#pending !== undefined) this.#restamp(this.#pending.pieces);
       this.#idsLost = false;
     }
-    let missing = this.#refresh || probe;
+    let missing = this.#refresh || probe || Date.now() - this.#metadataAt > this.#maxAgeMs;
     const held = this.#held;
     for (let i = 0; !missing && i < messages.length; i++) {
       const topic = messages[i]!.topic;
@@ -261,7 +270,14 @@ export class BatchProducer {
   async #readMetadata(topics: string[], quiet = false): Promise<void> {
     if (topics.length === 0) return;
     const md = await this.#client.metadata(topics);
-    for (const [topic, leaders] of md.leaders) this.#leaders.set(topic, leaders);
+    this.#metadataAt = Date.now();
+    for (const [topic, leaders] of md.leaders) {
+      const before = this.#leaders.get(topic)?.length;
+      if (before !== undefined && before !== leaders.length) {
+        this.#log.info({ topic, partitions: leaders.length, before }, `topic ${topic} now has ${leaders.length} partitions (was ${before}): keys are spread over all of them from now on (a key's new partition may differ from its old one)`);
+      }
+      this.#leaders.set(topic, leaders);
+    }
     for (const [topic, code] of md.missing) {
       this.#leaders.delete(topic);
       if (!this.#held.has(topic) && !quiet) this.#log.warn({ topic, code: produceErrorName(code) }, `Kafka cannot give the metadata of topic ${topic} (${produceErrorName(code)}): its records wait in the spool until it can`);

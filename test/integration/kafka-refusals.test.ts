@@ -114,3 +114,28 @@ test('a topic deleted while the bridge runs: its records wait in the spool, the 
   // The recreated topic holds exactly what was sent after the deletion, in order per key.
   assert.deepEqual(byKey(got.get(topics.aggregates)!), byKey(aggregates.slice(afterDeletion)), 'every aggregate sent after the deletion, once, in order per key');
 });
+
+test('partitions added to a topic while running are used after --metadata-max-age; nothing lost', { timeout: 120_000 }, async (t) => {
+  const topics = testTopics((fn) => t.after(fn));
+  await withAdmin((admin) => admin.createTopics({ topics: [topics.trades, topics.aggregates], partitions: 1, replicas: 1 }));
+  const N = 30_000;
+  const mock = await startMockServer({ port: 0, rate: 3000, events: N, mix: parseMix('mix', 'T=90,AM=10'), slowConsumerBytes: 1 << 30 });
+  t.after(() => mock.close());
+  const port = await freePort();
+  const bridge = startBridge(['--url', mock.url, '--metadata-max-age', '1s', '--metrics-port', String(port), '--metrics-interval', '0', ...topics.flags]);
+  t.after(() => bridge.proc.kill('SIGKILL'));
+  const produced = () => metric(port, /^ws2kafka_events_produced_total (\d+)$/m).catch(() => 0);
+  await until('some events acknowledged', 30_000, async () => (await produced()) > 1000);
+  await withAdmin((admin) => admin.createPartitions({ topics: [{ name: topics.trades, count: 4 }] }));
+  await until('every event acknowledged', 60_000, async () => (await produced()) >= N, () => bridge.stderr().slice(-2000));
+  bridge.proc.kill('SIGTERM');
+  assert.equal((await bridge.exited).code, 0, bridge.stderr().slice(-2000));
+  assert.match(bridge.stderr(), /now has 4 partitions \(was 1\)/);
+  const partitions = new Set<number>();
+  await readToEnd({ brokers: testBrokers(), topics: [topics.trades], onRecord: (r) => partitions.add(r.partition) });
+  assert.ok([1, 2, 3].some((p) => partitions.has(p)), `records in the added partitions: ${[...partitions].join(',')}`);
+  const report = await audit({ brokers: testBrokers(), topics: [topics.trades, topics.aggregates], routes: topics.routes, mockStats: mock.stats(true) });
+  assert.equal(report.lost, 0, JSON.stringify(report));
+  assert.equal(report.duplicated, 0, JSON.stringify(report));
+  assert.equal(report.delivered, N);
+});
