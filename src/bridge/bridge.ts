@@ -98,6 +98,7 @@ export class Bridge {
       compression: c.compression,
       timestamp: c.timestamp,
       metadataMaxAgeMs: c.metadataMaxAgeMs,
+      inflight: c.inflight,
       lingerMs: c.lingerMs,
       batchBytes: c.batchBytes,
       capacity: c.bufferSize,

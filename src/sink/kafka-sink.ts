@@ -2,13 +2,15 @@
 // RecordQueue and, when that is full (or --durability disk), from the disk spool.
 //
 // Order: the spool only ever holds records older than those in the memory queue (apart from the
-// batch in flight), and is sent first. When the queue is full, its oldest records move to the end
-// of the spool and the new record joins the queue; while Kafka is unavailable (or with
-// --durability disk) new records go to the spool itself. So records reach Kafka in arrival order,
-// per-key order holds, and only the overflow takes the slower path through the disk: once Kafka
-// keeps up again, new events stay in memory while the spool drains ahead of them. One produce
-// request is in flight at a time and a failed one is sent again, unchanged, before anything after it. An event counts as produced only when Kafka
-// has acknowledged it; a spooled record leaves the spool only then.
+// batches in flight), and is sent first. When the queue is full, its oldest records not in flight
+// move to the end of the spool and the new record joins the queue; while Kafka is unavailable (or
+// with --durability disk) new records go to the spool itself. So records reach the producer in
+// arrival order, per-key order holds, and only the overflow takes the slower path through the
+// disk: once Kafka keeps up again, new events stay in memory while the spool drains ahead of them.
+// Several batches are in flight at once (the producer delivers per leader broker, producer.ts);
+// they may be settled out of order, so each store releases a batch only once every batch taken
+// from it before has been settled. An event counts as produced only when Kafka has acknowledged
+// it; a spooled record leaves the spool only then.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { KafkaSecurity } from '../config/kafka-options.ts';
@@ -69,19 +71,23 @@ export interface SinkOptions {
   timestamp?: 'receive' | 'event';
   /** Metadata older than this is read again before a send (added partitions are used). */
   metadataMaxAgeMs?: number;
+  /** Requests in flight per broker, and batches per partition (--inflight, 1 to 5). */
+  inflight?: number;
 }
 
-/** The batch in flight: where its records come from, and what they are. */
-interface Inflight {
+/** A batch handed to the producer: where its records come from, and what became of them. */
+interface Taken {
   n: number;
   from: 'memory' | 'spool' | 'held';
-  /** Receive times (performance.now() ms, or a negative tag) of spool records. */
-  times: number[] | undefined;
+  /** Receive times (performance.now() ms, or a negative tag for control records). */
+  times: Float64Array;
   messages: readonly SendRecord[];
-  /** Record timestamps aligned with messages (wall ms; -1: the time the batch is written). */
-  timestamps: Float64Array;
+  /** 1 for each record Kafka has acknowledged (filled by the producer as answers come). */
+  acked: Uint8Array;
   /** The held topic probed (from 'held'). */
   topic: string;
+  /** Settled: acknowledged, refused or held, record by record. */
+  done: boolean;
 }
 
 /** A memory record as the spool keeps it (wall-clock receive time; control records their tag). */
@@ -100,16 +106,14 @@ function spoolTimestamps(records: readonly SpoolRecord[]): Float64Array {
   return out;
 }
 
-const RETRY_MIN_MS = 100;
 /**
  * How long Kafka may be unavailable (not ready at start, or failing) before new events go to the
  * spool even though the memory buffer has room: long enough that creating topics at start-up does
  * not send a fast feed through the disk, short enough that an outage keeps little in memory.
  */
 const SPILL_AFTER_MS = 2000;
-/** How long one request may go unanswered before Kafka counts as unavailable. */
+/** How long Kafka may acknowledge nothing while records wait before it counts as unavailable. */
 const INFLIGHT_STUCK_MS = 10_000;
-const RETRY_MAX_MS = 5000;
 /** How soon records that found no room in the spool (full, or a write error) are tried again. */
 const FLUSH_RETRY_MS = 500;
 /** How often, at most, a failed start probes the listener for a TLS or SASL mismatch. */
@@ -122,21 +126,23 @@ export class KafkaSink {
   #producer: BatchProducer;
   #ready = false;
   #closed = false;
-  /** The batch in flight (or waiting to be retried). */
-  #inflight: Inflight | undefined;
+  /** Batches handed to the producer and not yet released from their store, in the order taken. */
+  #out: Taken[] = [];
+  /** Records read from the spool and not acknowledged to it yet. */
+  #spoolTaken = 0;
+  /** The probe of a held topic in flight. */
+  #probe: Taken | undefined;
   /** Records of topics Kafka refuses for now, kept apart so the other topics keep flowing. */
   readonly held: HeldStore;
   #probeTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #retryDelay = RETRY_MIN_MS;
   #failingSince = 0;
+  /** When Kafka last acknowledged anything (Date.now()). */
+  #lastAckAt = Date.now();
   #createdAt = Date.now();
   /** The memory queue went to the spool at a stop (spillToSpool): nothing more is accounted. */
   #spilled = false;
   #spillTimer: NodeJS.Timeout | undefined;
-  /** When the batch in flight was first sent (Date.now()). */
-  #inflightSince = 0;
   #lastFailureLog = 0;
   #lastRefusedConnectionLog = 0;
   #lastProbeAt = 0;
@@ -172,6 +178,9 @@ export class KafkaSink {
       log: o.log,
       ...(o.client ? { client: o.client } : {}),
       ...(o.metadataMaxAgeMs !== undefined ? { metadataMaxAgeMs: o.metadataMaxAgeMs } : {}),
+      ...(o.inflight !== undefined ? { maxInflight: o.inflight } : {}),
+      onFailure: (err) => this.#failed(err),
+      onAnswer: (ok) => this.#answered(ok),
     });
     this.held = new HeldStore({ spool: o.spool?.options, memoryCapacity: o.capacity });
     for (const topic of this.held.recover()) {
@@ -210,7 +219,7 @@ export class KafkaSink {
    */
   #overflowToSpool(): void {
     const spool = this.#o.spool!;
-    const keep = this.#inflight?.from === 'memory' ? this.#inflight.n : 0;
+    const keep = this.queue.taken;
     const now = Date.now();
     if (now - this.#lastOverflowLog > 5000) {
       this.#lastOverflowLog = now;
@@ -222,14 +231,15 @@ export class KafkaSink {
 
   /**
    * How long Kafka has been unavailable (ms), or 0 while it counts as available: not ready since
-   * start or failing for SPILL_AFTER_MS, or a request unanswered for INFLIGHT_STUCK_MS (the client
-   * retries internally, and a first request to fresh topics can take seconds).
+   * start, every broker failing for SPILL_AFTER_MS, or nothing acknowledged for INFLIGHT_STUCK_MS
+   * while batches wait (a first request to fresh topics can take seconds). One broker down while
+   * the others acknowledge is not an outage: its partitions wait, the rest flows.
    */
   #unavailableFor(): number {
     const now = Date.now();
     const since = !this.#ready ? this.#createdAt : this.#failingSince;
     if (since !== 0 && now - since > SPILL_AFTER_MS) return now - since;
-    if (this.#inflight !== undefined && now - this.#inflightSince > INFLIGHT_STUCK_MS) return now - this.#inflightSince;
+    if (this.#out.length > 0 && now - this.#lastAckAt > INFLIGHT_STUCK_MS) return now - this.#lastAckAt;
     return 0;
   }
 
@@ -253,18 +263,31 @@ export class KafkaSink {
 
   /**
    * Moves the memory queue into the spool, oldest first: all of it (`withInflight`, at a stop:
-   * the batch in flight may also reach Kafka, a duplicate at most one batch long), or what
-   * follows the batch in flight.
+   * records of batches in flight that Kafka has acknowledged stay out; the others may still reach
+   * Kafka too, a duplicate at most), or what follows the batches in flight.
    */
   #queueToSpool(withInflight: boolean): number {
-    const inflight = this.#inflight?.from === 'memory' ? this.#inflight.n : 0;
     let moved = 0;
-    this.queue.takeAfter(withInflight ? 0 : inflight, (record, at) => {
+    const acked = withInflight ? this.#ackedInQueue() : undefined;
+    this.queue.takeAfter(withInflight ? 0 : this.queue.taken, (record, at, index) => {
+      if (acked !== undefined && index < acked.length && acked[index] === 1) return;
       this.#toSpool(record, at);
       moved++;
     });
     this.#o.metrics.bufferUsed = this.queue.size;
     return moved;
+  }
+
+  /** Which of the queue's taken records Kafka has acknowledged (by place from the head). */
+  #ackedInQueue(): Uint8Array {
+    const out = new Uint8Array(this.queue.taken);
+    let at = 0;
+    for (const t of this.#out) {
+      if (t.from !== 'memory') continue;
+      out.set(t.done ? new Uint8Array(t.n).fill(1) : t.acked, at);
+      at += t.n;
+    }
+    return out;
   }
 
   /**
@@ -274,10 +297,10 @@ export class KafkaSink {
   spillToSpool(): number {
     const spool = this.#o.spool;
     if (spool === undefined || this.queue.size === 0) return 0;
-    if (this.#inflight?.from === 'memory' && (spool.size > 0 || this.#pending.length > 0)) {
+    if (this.queue.taken > 0 && (spool.size > 0 || this.#pending.length > 0)) {
       this.#o.log.warn(
-        { records: this.#inflight.n, spooled: spool.size },
-        'stopping with a batch in flight from memory and newer events in the spool: that batch is appended after them (kept, but replayed after newer events)',
+        { records: this.queue.taken, spooled: spool.size },
+        'stopping with batches in flight from memory and newer events in the spool: those batches are appended after them (kept, but replayed after newer events)',
       );
     }
     const moved = this.#queueToSpool(true);
@@ -288,8 +311,8 @@ export class KafkaSink {
   }
 
   #kick(): void {
-    if (!this.#ready || this.#inflight !== undefined) return;
-    if (this.queue.bytes >= this.#o.batchBytes || this.queue.size === 0) this.#send();
+    if (!this.#ready || !this.#producer.wantsMore()) return;
+    if (this.queue.untakenBytes >= this.#o.batchBytes) this.#send();
     else this.#lingerTimer ??= setTimeout(() => this.#send(), this.#o.lingerMs);
   }
 
@@ -378,7 +401,7 @@ export class KafkaSink {
     }
     // Held topics are probed on time even when nothing else is sent.
     this.#probeTimer = setInterval(() => {
-      if (this.held.topics.size > 0 && this.#inflight === undefined) this.#send();
+      if (this.held.topics.size > 0 && this.#probe === undefined) this.#send();
     }, 250);
     this.#probeTimer.unref();
     let delay = 500;
@@ -427,49 +450,66 @@ export class KafkaSink {
   }
 
 
+  /**
+   * Hands batches to the producer while it wants more: a held topic's probe when due (one at a
+   * time), then the spool (older records), then the memory queue. Batches from memory stay in the
+   * queue, taken, until Kafka has them; at most half the queue may be taken, and at most a
+   * queue's worth read ahead from the spool, so a broker that holds back its partitions for long
+   * costs bounded memory while the others flow.
+   */
   #send(): void {
     if (this.#lingerTimer) {
       clearTimeout(this.#lingerTimer);
       this.#lingerTimer = undefined;
     }
-    if (this.#inflight !== undefined || !this.#ready) return;
-    if (this.held.topics.size > 0) {
+    if (!this.#ready || this.#closed) return;
+    if (this.held.topics.size > 0 && this.#probe === undefined) {
       // A held topic whose probe is due goes first: one batch, whatever the main flow holds.
       const topic = this.held.due(Date.now());
       if (topic !== undefined) {
         const records = this.held.takeProbe(topic, this.#o.batchBytes);
-        if (records.length > 0) {
-          this.#inflight = { n: records.length, from: 'held', times: undefined, messages: records, timestamps: this.#timestamps(records, spoolTimestamps(records)), topic };
-          this.#inflightSince = Date.now();
-          this.#produce();
-          return;
-        }
+        if (records.length > 0) this.#submit(this.#fromSpoolRecords(records, 'held', topic));
       }
     }
     const spool = this.#o.spool;
     if (spool !== undefined && this.#pending.length > 0) this.#flushPending(false);
-    if (spool === undefined || (spool.unread === 0 && this.#pending.length === 0)) {
-      // Nothing older waits on disk: the memory queue is next.
-      if (this.queue.size === 0) return this.#idle();
-      const n = this.queue.countWithin(this.#o.batchBytes);
-      const messages = this.queue.peek(n);
-      this.#inflight = { n, from: 'memory', times: undefined, messages, timestamps: this.#timestamps(messages, this.queue.timestamps(n, ORIGIN)), topic: '' };
-      this.#inflightSince = Date.now();
-      this.#produce();
-      return;
+    const capacity = this.queue.capacity;
+    while (this.#producer.wantsMore()) {
+      if (spool !== undefined && (spool.unread > 0 || this.#pending.length > 0)) {
+        // Records still waiting for room in a full spool are older than the queue: wait for them.
+        if (spool.unread === 0 || this.#spoolTaken >= capacity) break;
+        const records = spool.read(this.#o.batchBytes);
+        if (records.length === 0) break;
+        this.#spoolTaken += records.length;
+        this.#submit(this.#fromSpoolRecords(records, 'spool', ''));
+        continue;
+      }
+      if (this.queue.size === this.queue.taken || this.queue.taken >= capacity / 2) break;
+      const { records, times } = this.queue.take(this.#o.batchBytes);
+      this.#submit({ n: records.length, from: 'memory', times, messages: records, acked: new Uint8Array(records.length), topic: '', done: false });
     }
-    // Records still waiting for room in a full spool are older than the queue: wait for them.
-    const records = spool.unread > 0 ? spool.read(this.#o.batchBytes) : [];
-    if (records.length === 0) return this.#idle();
-    const times = new Array<number>(records.length);
+    if (this.#out.length === 0 && this.#probe === undefined) this.#idle();
+  }
+
+  /** A batch of spool (or held) records; their receive times as performance.now() ms or their tag. */
+  #fromSpoolRecords(records: SpoolRecord[], from: 'spool' | 'held', topic: string): Taken {
+    const times = new Float64Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const t = records[i]!.receivedAt;
       times[i] = t < 0 ? t : Math.max(0, t - ORIGIN);
     }
-    this.#inflight = { n: records.length, from: 'spool', times, messages: records, timestamps: this.#timestamps(records, spoolTimestamps(records)), topic: '' };
-    this.#inflightSince = Date.now();
-    // Spool records go to the producer as they are (topic, key, value, header pairs).
-    this.#produce();
+    return { n: records.length, from, times, messages: records, acked: new Uint8Array(records.length), topic, done: false };
+  }
+
+  #submit(batch: Taken): void {
+    if (batch.from === 'held') this.#probe = batch;
+    else this.#out.push(batch);
+    const received = new Float64Array(batch.n);
+    for (let i = 0; i < batch.n; i++) {
+      const t = batch.times[i]!;
+      received[i] = t < 0 ? -1 : ORIGIN + t;
+    }
+    this.#producer.submit(batch.messages, this.#timestamps(batch.messages, received), batch.from === 'held', batch.acked).then((outcome) => this.#settled(batch, outcome));
   }
 
   /**
@@ -501,59 +541,58 @@ export class KafkaSink {
     return this.queue.size + (this.#o.spool?.size ?? 0) + this.#pending.length;
   }
 
-  #produce(): void {
-    const batch = this.#inflight!;
-    this.#producer.send(batch.messages, batch.from === 'held', batch.timestamps).then(
-      (outcome) => this.#acked(outcome),
-      (err: unknown) => this.#failed(err),
-    );
+  /** A broker answered (ok: it acknowledged something): Kafka is available; feed the producer. */
+  #answered(ok: boolean): void {
+    if (this.#spilled || this.#closed) return;
+    if (ok) {
+      this.#lastAckAt = Date.now();
+      if (this.#failingSince !== 0) {
+        this.#o.log.info({ downMs: Date.now() - this.#failingSince }, 'Kafka accepts records again');
+        this.#failingSince = 0;
+      }
+      if (this.#toDisk && !this.#o.writeAhead) {
+        // Kafka answers again: new events stay in memory, behind what the spool holds.
+        this.#toDisk = false;
+        this.#o.log.info({ spooled: this.#o.spool!.size }, 'Kafka acknowledges again: new events go to the memory buffer, the spool drains ahead of them');
+      }
+    }
+    this.#send();
   }
 
-  #acked(outcome: SendOutcome): void {
-    if (this.#spilled) return;
-    const batch = this.#inflight!;
-    this.#inflight = undefined;
+  /**
+   * Every record of a batch is acknowledged, refused or held: account for it, then release from
+   * the memory queue and the spool what is settled in order (a batch settled before an older one
+   * waits for it there; its records are not sent again).
+   */
+  #settled(batch: Taken, outcome: SendOutcome): void {
+    if (this.#spilled || this.#closed) return;
+    batch.done = true;
     const now = performance.now();
     const m = this.#o.metrics;
     const onTaggedAck = this.#o.onTaggedAck;
     // Records the outcome names (refused: dead letters now; held: kept apart) are not acknowledged.
     const refusals: Array<() => void> = [];
     const skip = outcome.refused.length + outcome.held.length > 0 ? this.#settleOutcome(batch, outcome, refusals) : undefined;
-    let i = 0;
-    const account = (receivedAt: number) => {
-      if (skip !== undefined && skip[i++] === 1) return;
-      if (receivedAt < 0) onTaggedAck?.(-receivedAt);
-      else m.recordAck(Math.round((now - receivedAt) * 1000));
-    };
+    const times = batch.times;
+    for (let i = 0; i < batch.n; i++) {
+      if (skip !== undefined && skip[i] === 1) continue;
+      const t = times[i]!;
+      if (t < 0) onTaggedAck?.(-t);
+      else m.recordAck(Math.round((now - t) * 1000));
+    }
     if (batch.from === 'held') {
       // A probe of a held topic: what is still refused waits for the next probe.
+      this.#probe = undefined;
       const left = skip === undefined ? [] : outcome.held.map((h) => batch.messages[h.index] as SpoolRecord);
-      for (const r of batch.messages as SpoolRecord[]) account(r.receivedAt < 0 ? r.receivedAt : Math.max(0, r.receivedAt - ORIGIN));
       if (this.held.probed(batch.topic, left, Date.now())) {
         this.held.remove(batch.topic);
         this.#producer.release(batch.topic);
         this.#o.log.info({ topic: batch.topic }, `topic ${batch.topic} accepts records again: everything held for it is delivered, it flows normally`);
       }
       m.heldRecords = this.held.size;
-    } else if (batch.from === 'spool') {
-      this.#o.spool!.ack(batch.n);
-      for (const t of batch.times!) account(t);
-      m.eventsReplayed += batch.n;
-      m.spoolBytes = this.#o.spool!.bytes;
     } else {
-      this.queue.shift(batch.n, account);
-      m.bufferUsed = this.queue.size;
+      this.#release();
     }
-    if (this.#failingSince !== 0) {
-      this.#o.log.info({ downMs: Date.now() - this.#failingSince }, 'Kafka accepts records again');
-      this.#failingSince = 0;
-    }
-    if (this.#toDisk && !this.#o.writeAhead) {
-      // Kafka answers again: new events stay in memory, behind what the spool holds.
-      this.#toDisk = false;
-      this.#o.log.info({ spooled: this.#o.spool!.size }, 'Kafka acknowledges again: new events go to the memory buffer, the spool drains ahead of them');
-    }
-    this.#retryDelay = RETRY_MIN_MS;
     for (const refuse of refusals) refuse();
     if (this.#pending.length > 0 && !this.#flushScheduled) this.#flushPending();
     if (this.#wasFull && this.queue.size < this.queue.capacity * 0.9 && !(this.#o.spool?.full ?? false) && this.#pending.length === 0) {
@@ -563,21 +602,49 @@ export class KafkaSink {
     this.#send();
   }
 
+  /** Releases the settled batches at the front of each store, in order. */
+  #release(): void {
+    const m = this.#o.metrics;
+    let memory = 0;
+    let spool = 0;
+    // Per store, the batches settled before the first one that is not.
+    let memoryOpen = false;
+    let spoolOpen = false;
+    const keep: Taken[] = [];
+    for (const t of this.#out) {
+      const open = t.from === 'memory' ? memoryOpen : spoolOpen;
+      if (t.done && !open) {
+        if (t.from === 'memory') memory += t.n;
+        else spool += t.n;
+        continue;
+      }
+      if (t.from === 'memory') memoryOpen = true;
+      else spoolOpen = true;
+      keep.push(t);
+    }
+    this.#out = keep;
+    if (memory > 0) {
+      this.queue.release(memory);
+      m.bufferUsed = this.queue.size;
+    }
+    if (spool > 0) {
+      this.#o.spool!.ack(spool);
+      this.#spoolTaken -= spool;
+      m.eventsReplayed += spool;
+      m.spoolBytes = this.#o.spool!.bytes;
+    }
+  }
+
   /**
    * Refused records go to the dead-letter topic (through onRefused); records of held topics move
    * to the held store, in order. Returns a mask (1: not acknowledged) by index in the batch.
    */
-  #settleOutcome(batch: Inflight, outcome: SendOutcome, refusals: Array<() => void>): Uint8Array {
+  #settleOutcome(batch: Taken, outcome: SendOutcome, refusals: Array<() => void>): Uint8Array {
     const skip = new Uint8Array(batch.messages.length);
     const m = this.#o.metrics;
-    const times = batch.times;
     const receivedAt = (index: number): number => {
-      const r = batch.messages[index]!;
-      if (batch.from === 'memory') {
-        const t = this.queue.timeAt(index);
-        return t < 0 ? t : ORIGIN + t;
-      }
-      return (r as SpoolRecord).receivedAt ?? (times?.[index] ?? 0);
+      const t = batch.times[index]!;
+      return t < 0 ? t : ORIGIN + t;
     };
     for (const r of outcome.refused) {
       const record = batch.messages[r.index]!;
@@ -632,54 +699,65 @@ export class KafkaSink {
     return skip;
   }
 
-  #failed(err: unknown): void {
+  /** A produce attempt failed (the producer retries it): counted by code, logged at most every 5 s. */
+  #failed(err: ProduceError): void {
     if (this.#spilled) return;
-    const batch = this.#inflight!;
     const m = this.#o.metrics;
     m.produceErrors++;
     // A TLS or SASL refusal (credentials revoked, a certificate expired while running): the batch
     // is retried and events wait in the spool as for any failure, but under its own code, loudly.
-    const refused = err instanceof ProduceError ? err.codes.find((c) => isKafkaConnectionCode(c)) : classifyKafkaError(err, this.#o.security, this.#o.brokers)?.code;
-    const codes = err instanceof ProduceError ? err.codes : [refused ?? 'NETWORK'];
+    const refused = err.codes.find((c) => isKafkaConnectionCode(c));
+    const codes = err.codes;
     for (const c of new Set(codes)) m.countProduceError(c);
     const now = Date.now();
     if (refused !== undefined) {
-      const detail = classifyKafkaError(err, this.#o.security, this.#o.brokers)?.message ?? `${ErrorCodes[refused].summary} (${(err as Error).message})`;
+      const detail = classifyKafkaError(err, this.#o.security, this.#o.brokers)?.message ?? `${ErrorCodes[refused].summary} (${err.message})`;
       m.countError(refused, detail);
       if (now - this.#lastRefusedConnectionLog > 5000) {
         this.#lastRefusedConnectionLog = now;
         this.#o.log.error(
-          { code: refused, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0, retryInMs: this.#retryDelay },
-          `[${refused}] Kafka refuses the connection: ${detail}. Events are kept (${this.#o.spool ? 'in the spool' : 'in memory'}) and the batch is retried until it is fixed`,
+          { code: refused, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0 },
+          `[${refused}] Kafka refuses the connection: ${detail}. Events are kept (${this.#o.spool ? 'in the spool' : 'in memory'}) and batches are retried until it is fixed`,
         );
       }
     } else {
-      m.setLastError(`KAFKA_PRODUCE_FAILED`, `${codes.join(',')}: ${(err as Error).message}`);
+      m.setLastError(`KAFKA_PRODUCE_FAILED`, `${codes.join(',')}: ${err.message}`);
     }
-    if (batch.from !== 'held' && this.#failingSince === 0) this.#failingSince = now;
+    if (this.#failingSince === 0) this.#failingSince = now;
     if (refused === undefined && now - this.#lastFailureLog > 5000) {
       this.#lastFailureLog = now;
       this.#o.log.warn(
-        { err: (err as Error).message, codes, batch: batch.messages.length, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0, retryInMs: this.#retryDelay },
-        'producing to Kafka failed; the same batch is retried (nothing after it is sent first)',
+        { err: err.message, codes, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0, brokers: this.#producer.brokers().filter((b) => b.state === 'failing').map((b) => b.broker) },
+        'producing to Kafka failed; the partitions concerned resend their batches in order (the others keep flowing)',
       );
     }
-    if (this.#closed) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#produce();
-    }, this.#retryDelay);
-    this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
+  }
+
+  /** Each broker's lane as /status shows it. */
+  brokers(): ReturnType<BatchProducer['brokers']> {
+    return this.#producer.brokers();
+  }
+
+  /** Partitions with records waiting and no leader now. */
+  leaderless(): string[] {
+    return this.#producer.leaderless();
   }
 
   /**
-   * The receive time (wall ms) of the oldest event not yet acknowledged, if known: the spool batch
+   * The receive time (wall ms) of the oldest event not yet acknowledged, if known: spool batches
    * in flight, the head of the memory queue, or the oldest record in the spool.
    */
   oldestUnacknowledged(): number | undefined {
     let oldest = Infinity;
-    const first = this.#inflight?.from === 'spool' ? this.#inflight.times?.find((t) => t >= 0) : undefined;
-    if (first !== undefined) oldest = ORIGIN + first;
+    for (const t of this.#out) {
+      if (t.from !== 'spool' || t.done) continue;
+      for (let i = 0; i < t.n; i++) {
+        if (t.times[i]! >= 0 && t.acked[i] === 0) {
+          oldest = Math.min(oldest, ORIGIN + t.times[i]!);
+          break;
+        }
+      }
+    }
     const t = this.queue.oldestTime();
     if (t !== undefined && t >= 0) oldest = Math.min(oldest, ORIGIN + t);
     const s = this.#o.spool?.oldestReceivedAt();
@@ -692,7 +770,7 @@ export class KafkaSink {
     if (this.#pending.length > 0) this.#flushPending();
     // Kafka refused the connection at start: waiting cannot help (the spool keeps what it can).
     if (this.#fatal !== undefined) return Promise.resolve(this.#pendingTotal() === 0);
-    if (this.#pendingTotal() === 0 && this.#inflight === undefined) return Promise.resolve(true);
+    if (this.#pendingTotal() === 0 && this.#out.length === 0) return Promise.resolve(true);
     if (this.#ready) this.#send();
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
@@ -727,7 +805,6 @@ export class KafkaSink {
     if (this.#probeTimer) clearInterval(this.#probeTimer);
     if (this.#flushRetry) clearTimeout(this.#flushRetry);
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#pending.length > 0) this.#flushPending();
     this.#o.spool?.close();
     this.held.close();

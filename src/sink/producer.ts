@@ -2,26 +2,31 @@
 // The Kafka client is reached through the small ProducerClient interface (kafka-client.ts), so
 // tests can put a fake broker behind it.
 //
-// Exactly one send() is outstanding at a time (the sink's rule). Each batch gets its partition's
-// next sequence number when it is written; a failed send() is retried by calling send() again with
-// the same messages array, and only the batches the broker has not acknowledged are sent again,
-// byte for byte, so the broker recognises a batch it already wrote (same producer id and
-// sequence) and does not write it twice.
+// submit() takes the records of one batch of the sink (memory queue or spool), writes them as one
+// record batch per partition (each with its partition's next sequence numbers) and resolves once
+// every record is acknowledged, refused or held. Several submits may be outstanding: they are
+// written in the order submitted, and each partition's batches go out in that order. Delivery runs
+// per leader broker (lanes.ts): up to `maxInflight` requests in flight per broker and batches per
+// partition, so a broker that is down or slow holds back only the partitions it leads. A failed
+// batch is retried here, never by the caller: its partition waits for everything it has in flight,
+// then resends what Kafka has not acknowledged, byte for byte (same producer id and sequence), so
+// the broker recognises a batch it already wrote and does not write it twice.
 //
-// What each Kafka error does is one table (kafka-errors.ts): retry, refresh metadata, new producer
-// id (then a batch already written may be written twice, and it is logged), split the batch,
-// refuse a record (returned to the caller for the dead-letter topic), or hold a topic (its records
-// are returned to the caller, which keeps them in the spool; later sends divert that topic's
-// records the same way until the caller releases it). A batch never exceeds its topic's
-// max.message.bytes: a larger one is split before it is sent, and a single record that is still
-// too large is refused without being sent. Kafka takes one batch per partition per request, so
-// the pieces of a split partition go out in successive rounds, in sequence order.
+// What each Kafka error does is one table (kafka-errors.ts): retry, refresh metadata (with the
+// new leader the broker names, KIP-951, when it does), new producer id (then a batch already
+// written may be written twice, and it is logged), split the batch, refuse a record (returned in
+// the outcome for the dead-letter topic), or hold a topic (its records are returned in the outcome,
+// and the caller keeps them in the spool; later submits divert that topic's records the same way
+// until the caller releases it). A batch never exceeds its topic's max.message.bytes: a larger one
+// is split before it is sent, and a single record still too large is refused without being sent.
+// A partition without a leader waits alone while the metadata is read again every half second.
 import type { Logger } from 'pino';
 import type { KafkaSecurity } from '../config/kafka-options.ts';
 import { Ws2kError } from '../errors.ts';
 import { errorCodeName, platformaticClient, type PartitionResponse, type ProduceResponse, type ProducerClient } from './kafka-client.ts';
 import { produceAction, produceErrorName, ProduceActions } from './kafka-errors.ts';
-import { batchCount, partitionOf, RecordBatchEncoder, stampBatch, type BatchRecord, type Compression, type PartitionBatch } from './record-batch.ts';
+import { partitionOf, RecordBatchEncoder, stampBatch, type BatchRecord, type Compression } from './record-batch.ts';
+import { brokerState, newLane, newPart, nextToSend, PIECE_DONE, PIECE_HELD, PIECE_PENDING, PIECE_REFUSED, settle, type BrokerState, type Chunk, type Lane, type Part, type Piece } from './lanes.ts';
 
 /** Produce v9–v11 share one request layout (flexible versions); Kafka 2.8 and later have v9. */
 const PRODUCE_MIN_VERSION = 9;
@@ -65,32 +70,6 @@ export class ProduceError extends Error {
   }
 }
 
-const PIECE_PENDING = 0;
-const PIECE_DONE = 1;
-const PIECE_REFUSED = 2;
-const PIECE_HELD = 3;
-
-/** One batch for one partition: records messages[order[from..to)] in that order. */
-interface Piece extends PartitionBatch {
-  tp: string;
-  order: Int32Array;
-  from: number;
-  to: number;
-  base: number;
-  state: number;
-  /** In a request whose response has not come yet: a hold answered by another broker leaves it alone. */
-  inFlight: boolean;
-}
-
-/** The send() not yet fully settled: its messages, their pieces, and what became of them so far. */
-interface PendingSend {
-  messages: readonly SendRecord[];
-  /** Each message's timestamp (ms since the epoch; negative: the time it is encoded), if given. */
-  timestamps: ArrayLike<number> | undefined;
-  pieces: Piece[];
-  outcome: SendOutcome;
-}
-
 export interface ProducerOptions {
   brokers: string[];
   /** TLS and SASL towards Kafka (plaintext when undefined). */
@@ -101,40 +80,68 @@ export interface ProducerOptions {
   client?: ProducerClient;
   /** Metadata older than this is read again before a send, so added partitions are used (ms). */
   metadataMaxAgeMs?: number;
+  /** Requests in flight per broker, and batches per partition (1 to 5; --inflight). */
+  maxInflight?: number;
+  /** The first retry of a failed batch waits this long, doubling up to retryMaxMs. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Each failed attempt (a request lost, or partitions answered with an error), for metrics and logs. */
+  onFailure?: (err: ProduceError, broker: number) => void;
+  /** After each answer from a broker (ok: something was acknowledged): the caller may submit more. */
+  onAnswer?: (ok: boolean) => void;
 }
 
 /** Kafka's own default of metadata.max.age.ms. */
 export const DEFAULT_METADATA_MAX_AGE_MS = 300_000;
+/** Kafka keeps order and de-duplicates up to 5 batches in flight per partition (idempotence). */
+export const MAX_INFLIGHT = 5;
+const RETRY_MIN_MS = 100;
+/** Retries of a partition back off up to this: its new leader is found within it of the election. */
+const RETRY_MAX_MS = 500;
+/** How often the metadata is read again while a partition has no leader. */
+const LEADERLESS_REFRESH_MS = 500;
+const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
 
 export class BatchProducer {
   #client: ProducerClient;
   #security: KafkaSecurity | undefined;
   #encoder: RecordBatchEncoder;
   #log: Logger;
+  #o: ProducerOptions;
   #ids: { producerId: bigint; producerEpoch: number } | undefined;
-  #sequences = new Map<string, number>();
+  #parts = new Map<string, Part>();
+  #lanes = new Map<number, Lane>();
   #leaders = new Map<string, number[]>();
   #limits = new Map<string, number>();
   /** Topics that cannot be written for now, with Kafka's code. */
   #held = new Map<string, number>();
   #version = 0;
-  #refresh = false;
   #idsLost = false;
+  #renewing = false;
   #maxAgeMs: number;
+  #maxInflight: number;
   /** When the metadata was last read (Date.now()). */
   #metadataAt = 0;
-  /** The messages of the send() not yet fully settled, and their pieces. */
-  #pending: PendingSend | undefined;
+  #refreshing: Promise<void> | undefined;
+  #refreshAgain = false;
+  #refreshTimer: NodeJS.Timeout | undefined;
+  #pumpTimer: NodeJS.Timeout | undefined;
+  #pumpAt = Infinity;
+  /** Submits not yet written into batches (they wait for metadata or a producer id, in order). */
+  #admitting = 0;
+  #gate: Promise<void> = Promise.resolve();
+  #inflight = 0;
+  #closed = false;
   #roundRobin = 0;
-  #order = new Int32Array(1024);
-  #slots = new Int32Array(1024);
 
   constructor(o: ProducerOptions) {
+    this.#o = o;
     this.#log = o.log;
     this.#encoder = new RecordBatchEncoder(o.compression);
     this.#client = o.client ?? platformaticClient(o.brokers, o.security);
     this.#security = o.security;
     this.#maxAgeMs = o.metadataMaxAgeMs ?? DEFAULT_METADATA_MAX_AGE_MS;
+    this.#maxInflight = Math.max(1, Math.min(MAX_INFLIGHT, o.maxInflight ?? MAX_INFLIGHT));
   }
 
   /** Reads the topics' metadata and limits, the broker's Produce versions and a producer id. */
@@ -178,93 +185,97 @@ export class BatchProducer {
     return this.#limits.get(topic) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
   }
 
+  /** Requests in flight, over all brokers. */
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /**
+   * True when every partition that can send now has put all its batches on the wire: a new
+   * submit would be sent at once. Partitions that cannot send (their broker failing, no leader,
+   * waiting to retry) do not count, so the others keep being fed while they wait.
+   */
+  wantsMore(): boolean {
+    if (this.#admitting > 0 || this.#idsLost) return false;
+    const now = Date.now();
+    for (const part of this.#parts.values()) {
+      if (part.pieces.length === 0 || part.recovering || part.readyAt > now) continue;
+      const leader = this.#leaderOf(part);
+      if (leader < 0 || (this.#lanes.get(leader)?.failingSince ?? 0) !== 0) continue;
+      for (const p of part.pieces) if (!p.sent) return false;
+    }
+    return true;
+  }
+
+  /** Each leader broker's lane: requests in flight, partitions led, how it fares. */
+  brokers(): BrokerState[] {
+    const led = new Map<number, number>();
+    for (const leaders of this.#leaders.values()) for (const l of leaders) led.set(l, (led.get(l) ?? 0) + 1);
+    for (const l of led.keys()) if (l >= 0 && !this.#lanes.has(l)) this.#lanes.set(l, newLane(l));
+    return [...this.#lanes.values()].sort((a, b) => a.broker - b.broker).map((lane) => brokerState(lane, led.get(lane.broker) ?? 0));
+  }
+
+  /** Partitions that have records waiting and no leader now ("topic[partition]"). */
+  leaderless(): string[] {
+    const out: string[] = [];
+    for (const part of this.#parts.values()) if (part.pieces.length > 0 && this.#leaderOf(part) < 0) out.push(`${part.topic}[${part.partition}]`);
+    return out;
+  }
+
   /**
    * Sends the messages (in order, per partition) and resolves once Kafka has acknowledged all of
-   * them, except those the outcome names (refused, or held). Rejects (a ProduceError) when some
-   * batch must be tried again: call again with the same array, and only what is unsettled is
-   * resent. `probe`: the messages are of held topics, sent to see whether they are writable now.
-   * `timestamps[i]`: the record timestamp of messages[i] (ms since the epoch); a negative one, or
-   * none given, is the time the batch is written (see RecordBatchEncoder.encode).
+   * them, except those the outcome names (refused, or held). Never rejects: failures are retried
+   * (and reported through onFailure) until they succeed. `probe`: the messages are of held topics,
+   * sent to see whether they are writable now. `timestamps[i]`: the record timestamp of
+   * messages[i] (ms since the epoch); a negative one, or none given, is the time it is written.
+   * `acked`, if given, gets a 1 at each message's index as soon as Kafka acknowledges it (so a stop
+   * can tell what of an unfinished submit is written already).
    */
-  async send(messages: readonly SendRecord[], probe = false, timestamps?: ArrayLike<number>): Promise<SendOutcome> {
-    if (this.#pending?.messages !== messages) {
-      this.#pending = undefined;
-      await this.#ensureReady(messages, probe);
-      const outcome: SendOutcome = { refused: [], held: [] };
-      this.#pending = { messages, timestamps, pieces: this.#encode(messages, timestamps, probe, outcome), outcome };
-    } else {
-      await this.#ensureReady(messages, probe);
-    }
-    const pending = this.#pending;
-    for (;;) {
-      // A round: the first unsettled piece of every partition, grouped by leader.
-      const first = new Map<string, Piece>();
-      for (const p of pending.pieces) if (p.state === PIECE_PENDING && !first.has(p.tp)) first.set(p.tp, p);
-      if (first.size === 0) break;
-      const byLeader = new Map<number, Piece[]>();
-      const failures: string[] = [];
-      const codes: string[] = [];
-      for (const p of first.values()) {
-        const leader = this.#leaders.get(p.topic)?.[p.partition] ?? -1;
-        if (leader < 0) {
-          this.#refresh = true;
-          failures.push(`no leader known for ${p.topic}[${p.partition}]`);
-          codes.push('LEADER_NOT_AVAILABLE');
-          continue;
-        }
-        p.inFlight = true;
-        const list = byLeader.get(leader);
-        if (list === undefined) byLeader.set(leader, [p]);
-        else list.push(p);
+  submit(messages: readonly SendRecord[], timestamps?: ArrayLike<number>, probe = false, acked?: Uint8Array): Promise<SendOutcome> {
+    return new Promise((resolve) => {
+      const chunk: Chunk = { messages, timestamps, order: new Int32Array(messages.length), outcome: { refused: [], held: [] }, acked: acked ?? new Uint8Array(messages.length), left: 0, resolve };
+      this.#admitting++;
+      this.#gate = this.#gate.then(() => this.#admit(chunk, probe));
+    });
+  }
+
+  async #admit(chunk: Chunk, probe: boolean): Promise<void> {
+    for (let delay = RETRY_MIN_MS; !this.#closed; delay = Math.min(delay * 2, this.#o.retryMaxMs ?? 5000)) {
+      try {
+        await this.#ensureReady(chunk.messages, probe);
+        break;
+      } catch (err) {
+        this.#o.onFailure?.(new ProduceError(`reading metadata: ${(err as Error).message}`, [errorCodeName(err, this.#security)]), -1);
+        this.#o.onAnswer?.(false);
+        await new Promise((r) => setTimeout(r, delay));
       }
-      await Promise.all(
-        [...byLeader].map(async ([leader, pieces]) => {
-          try {
-            const response = await this.#client.produce(leader, this.#version, pieces).finally(() => {
-              for (const p of pieces) p.inFlight = false;
-            });
-            this.#settle(pending, pieces, response, failures, codes);
-          } catch (err) {
-            this.#refresh = true;
-            failures.push(`broker ${leader}: ${(err as Error).message}`);
-            codes.push(errorCodeName(err, this.#security));
-          }
-        }),
-      );
-      if (failures.length > 0) throw new ProduceError(failures.join('; '), codes);
     }
-    this.#pending = undefined;
-    return pending.outcome;
+    this.#admitting--;
+    if (this.#closed) return;
+    this.#encode(chunk, probe);
+    if (chunk.left === 0) chunk.resolve(chunk.outcome);
+    else this.#pump();
   }
 
   async #ensureReady(messages: readonly SendRecord[], probe: boolean): Promise<void> {
-    if (this.#idsLost || this.#ids === undefined) {
-      this.#ids = await this.#client.initProducerId();
-      this.#sequences.clear();
-      if (this.#idsLost && this.#pending !== undefined) this.#restamp(this.#pending.pieces);
-      this.#idsLost = false;
-    }
-    let missing = this.#refresh || probe || Date.now() - this.#metadataAt > this.#maxAgeMs;
+    if (this.#ids === undefined) this.#ids = await this.#client.initProducerId();
+    let missing = probe || Date.now() - this.#metadataAt > this.#maxAgeMs;
     const held = this.#held;
     for (let i = 0; !missing && i < messages.length; i++) {
       const topic = messages[i]!.topic;
       if (!this.#leaders.has(topic) && !held.has(topic)) missing = true;
     }
-    if (missing) {
-      // Held topics are read only when probed: a deleted topic would fail every other read.
-      const wanted = new Set<string>();
-      for (const t of this.#leaders.keys()) if (!held.has(t)) wanted.add(t);
-      for (const m of messages) if (probe || !held.has(m.topic)) wanted.add(m.topic);
-      await this.#readMetadata([...wanted]);
-      this.#refresh = false;
-    }
-    // Pieces of a pending send whose topic disappeared: held.
-    const pending = this.#pending;
-    if (pending !== undefined) {
-      for (const p of pending.pieces) {
-        if (p.state === PIECE_PENDING && !this.#leaders.has(p.topic)) this.#holdTopic(pending, p.topic, this.#held.get(p.topic) ?? UNKNOWN_TOPIC_OR_PARTITION);
-      }
-    }
+    if (missing) await this.#readMetadata(this.#wanted(messages, probe));
+  }
+
+  /** The topics whose metadata to read: those known and not held, and those of the messages. */
+  #wanted(messages: readonly SendRecord[], probe: boolean): string[] {
+    // Held topics are read only when probed: a deleted topic would fail every other read.
+    const held = this.#held;
+    const wanted = new Set<string>();
+    for (const t of this.#leaders.keys()) if (!held.has(t)) wanted.add(t);
+    for (const m of messages) if (probe || !held.has(m.topic)) wanted.add(m.topic);
+    return [...wanted];
   }
 
   async #readMetadata(topics: string[], quiet = false): Promise<void> {
@@ -272,9 +283,14 @@ export class BatchProducer {
     const md = await this.#client.metadata(topics);
     this.#metadataAt = Date.now();
     for (const [topic, leaders] of md.leaders) {
-      const before = this.#leaders.get(topic)?.length;
-      if (before !== undefined && before !== leaders.length) {
-        this.#log.info({ topic, partitions: leaders.length, before }, `topic ${topic} now has ${leaders.length} partitions (was ${before}): keys are spread over all of them from now on (a key's new partition may differ from its old one)`);
+      const before = this.#leaders.get(topic);
+      if (before !== undefined && before.length !== leaders.length) {
+        this.#log.info({ topic, partitions: leaders.length, before: before.length }, `topic ${topic} now has ${leaders.length} partitions (was ${before.length}): keys are spread over all of them from now on (a key's new partition may differ from its old one)`);
+      }
+      if (before !== undefined) {
+        for (let p = 0; p < leaders.length && p < before.length; p++) {
+          if (before[p] !== leaders[p] && leaders[p]! >= 0) this.#log.info({ topic, partition: p, leader: leaders[p], was: before[p] }, `${topic}[${p}] is led by broker ${leaders[p]} now (was ${before[p]})`);
+        }
       }
       this.#leaders.set(topic, leaders);
     }
@@ -282,6 +298,7 @@ export class BatchProducer {
       this.#leaders.delete(topic);
       if (!this.#held.has(topic) && !quiet) this.#log.warn({ topic, code: produceErrorName(code) }, `Kafka cannot give the metadata of topic ${topic} (${produceErrorName(code)}): its records wait in the spool until it can`);
       this.#held.set(topic, code);
+      this.#holdParts(topic, code);
     }
     const unknown = [...md.leaders.keys()].filter((t) => !this.#limits.has(t));
     if (unknown.length > 0) {
@@ -293,18 +310,50 @@ export class BatchProducer {
     }
   }
 
-  /** Writes the batches of a send: per partition, records in their order, within the topic's limit. */
-  #encode(messages: readonly SendRecord[], timestamps: ArrayLike<number> | undefined, probe: boolean, outcome: SendOutcome): Piece[] {
-    const n = messages.length;
-    if (this.#order.length < n) {
-      this.#order = new Int32Array(n * 2);
-      this.#slots = new Int32Array(n * 2);
+  /** Reads the metadata again soon (once at a time; a request meanwhile runs it once more after). */
+  #refresh(): void {
+    if (this.#closed) return;
+    if (this.#refreshing !== undefined) {
+      this.#refreshAgain = true;
+      return;
     }
-    const slots = this.#slots;
-    const order = this.#order;
+    this.#refreshing = this.#readMetadata(this.#wanted([], false))
+      .catch((err: unknown) => this.#o.onFailure?.(new ProduceError(`reading metadata: ${(err as Error).message}`, [errorCodeName(err, this.#security)]), -1))
+      .finally(() => {
+        this.#refreshing = undefined;
+        if (this.#refreshAgain) {
+          this.#refreshAgain = false;
+          this.#refresh();
+        }
+        this.#pump();
+      });
+  }
+
+  #part(topic: string, partition: number): Part {
+    const tp = `${topic}\0${partition}`;
+    let part = this.#parts.get(tp);
+    if (part === undefined) this.#parts.set(tp, (part = newPart(topic, partition, 0)));
+    return part;
+  }
+
+  #leaderOf(part: Part): number {
+    return this.#leaders.get(part.topic)?.[part.partition] ?? -1;
+  }
+
+  #lane(broker: number): Lane {
+    let lane = this.#lanes.get(broker);
+    if (lane === undefined) this.#lanes.set(broker, (lane = newLane(broker)));
+    return lane;
+  }
+
+  /** Writes the batches of a submit: per partition, records in their order, within the topic's limit. */
+  #encode(chunk: Chunk, probe: boolean): void {
+    const { messages, outcome, order } = chunk;
+    const n = messages.length;
+    const slots = new Int32Array(n);
     const held = this.#held;
     const checkHeld = held.size > 0 && !probe;
-    // A slot per (topic, partition) seen in this send, numbered in first-seen order.
+    // A slot per (topic, partition) seen in this submit, numbered in first-seen order.
     const slotInfo: Array<{ topic: string; partition: number; count: number; start: number }> = [];
     let lastTopic = '';
     let lastBase: number[] = [];
@@ -356,15 +405,14 @@ export class BatchProducer {
     }
     const fill = slotInfo.map((s) => s.start);
     for (let i = 0; i < n; i++) if (slots[i]! >= 0) order[fill[slots[i]!]!++] = i;
-    const pieces: Piece[] = [];
     const now = Date.now();
     for (const s of slotInfo) {
-      const tp = `${s.topic}\0${s.partition}`;
-      const base = this.#sequences.get(tp) ?? 0;
-      const next = this.#encodeRange(messages, timestamps, order, s.start, s.start + s.count, s.topic, s.partition, tp, base, now, pieces, outcome);
-      this.#sequences.set(tp, next % 0x80000000);
+      const part = this.#part(s.topic, s.partition);
+      const pieces: Piece[] = [];
+      part.nextSeq = this.#encodeRange(chunk, s.start, s.start + s.count, part, part.nextSeq, now, pieces) % 0x80000000;
+      for (const p of pieces) part.pieces.push(p);
+      chunk.left += pieces.length;
     }
-    return pieces;
   }
 
   /**
@@ -372,151 +420,331 @@ export class BatchProducer {
    * the topic's max.message.bytes, as two halves (recursively). A single record over the limit
    * is refused, not sent. Returns the next sequence.
    */
-  #encodeRange(
-    messages: readonly SendRecord[],
-    timestamps: ArrayLike<number> | undefined,
-    order: Int32Array,
-    from: number,
-    to: number,
-    topic: string,
-    partition: number,
-    tp: string,
-    base: number,
-    now: number,
-    out: Piece[],
-    outcome: SendOutcome,
-  ): number {
+  #encodeRange(chunk: Chunk, from: number, to: number, part: Part, base: number, now: number, out: Piece[]): number {
+    const { messages, timestamps, order } = chunk;
     const batch = this.#encoder.encode(messages, order, from, to, { ...this.#ids!, baseSequence: base % 0x80000000 }, now, timestamps);
-    const limit = this.limitOf(topic);
+    const limit = this.limitOf(part.topic);
     if (batch.length <= limit) {
-      out.push({ topic, partition, tp, batch, order, from, to, base: base % 0x80000000, state: PIECE_PENDING, inFlight: false });
+      out.push({ topic: part.topic, partition: part.partition, part, chunk, batch, from, to, base: base % 0x80000000, state: PIECE_PENDING, sent: false });
       return base + (to - from);
     }
     if (to - from > 1) {
       const mid = from + ((to - from) >> 1);
-      const next = this.#encodeRange(messages, timestamps, order, from, mid, topic, partition, tp, base, now, out, outcome);
-      return this.#encodeRange(messages, timestamps, order, mid, to, topic, partition, tp, next, now, out, outcome);
+      const next = this.#encodeRange(chunk, from, mid, part, base, now, out);
+      return this.#encodeRange(chunk, mid, to, part, next, now, out);
     }
-    const index = order[from]!;
-    outcome.refused.push({ index, code: MESSAGE_TOO_LARGE, detail: `the record is ${batch.length} bytes as a batch, over max.message.bytes ${limit} of topic ${topic}` });
+    chunk.outcome.refused.push({ index: order[from]!, code: MESSAGE_TOO_LARGE, detail: `the record is ${batch.length} bytes as a batch, over max.message.bytes ${limit} of topic ${part.topic}` });
     return base;
   }
 
-  /** After a new producer id: every unsettled batch gets it, and sequences from 0 again. */
-  #restamp(pieces: Piece[]): void {
-    const ids = this.#ids!;
-    let resent = 0;
-    for (const p of pieces) {
-      if (p.state !== PIECE_PENDING) continue;
-      const base = this.#sequences.get(p.tp) ?? 0;
-      p.base = base;
-      stampBatch(p.batch, { ...ids, baseSequence: base });
-      this.#sequences.set(p.tp, (base + batchCount(p.batch)) % 0x80000000);
-      resent += p.to - p.from;
+  /** Puts on the wire what may go now: per leader broker, requests of one batch per partition. */
+  #pump(): void {
+    if (this.#closed || this.#renewing) return;
+    if (this.#idsLost) {
+      if (this.#inflight === 0) void this.#renewIds();
+      return;
     }
-    this.#log.warn(
-      { producerId: String(ids.producerId), records: resent },
-      "Kafka lost this producer's state (its id or sequence numbers): resending under a new producer id, so records the broker had already written may appear twice",
+    const now = Date.now();
+    let wait = Infinity;
+    let leaderless = false;
+    const byLeader = new Map<number, Part[]>();
+    for (const part of this.#parts.values()) {
+      if (part.pieces.length === 0 || part.recovering) continue;
+      if (part.readyAt > now) {
+        wait = Math.min(wait, part.readyAt - now);
+        continue;
+      }
+      const leader = this.#leaderOf(part);
+      if (leader < 0) {
+        leaderless = true;
+        continue;
+      }
+      const list = byLeader.get(leader);
+      if (list === undefined) byLeader.set(leader, [part]);
+      else list.push(part);
+    }
+    for (const [leader, parts] of byLeader) {
+      const lane = this.#lane(leader);
+      while (lane.inflight < this.#maxInflight) {
+        const pieces: Piece[] = [];
+        for (const part of parts) {
+          const p = nextToSend(part, this.#maxInflight, now);
+          if (p === undefined) continue;
+          p.sent = true;
+          part.inflight++;
+          pieces.push(p);
+        }
+        if (pieces.length === 0) break;
+        this.#request(lane, pieces);
+      }
+    }
+    if (leaderless) this.#refreshIn(LEADERLESS_REFRESH_MS);
+    if (wait !== Infinity) this.#pumpIn(wait);
+  }
+
+  #pumpIn(ms: number): void {
+    const at = Date.now() + ms;
+    if (this.#pumpTimer !== undefined && this.#pumpAt <= at) return;
+    if (this.#pumpTimer !== undefined) clearTimeout(this.#pumpTimer);
+    this.#pumpAt = at;
+    this.#pumpTimer = setTimeout(() => {
+      this.#pumpTimer = undefined;
+      this.#pumpAt = Infinity;
+      this.#pump();
+    }, ms);
+  }
+
+  #refreshIn(ms: number): void {
+    this.#refreshTimer ??= setTimeout(() => {
+      this.#refreshTimer = undefined;
+      this.#refresh();
+    }, ms);
+  }
+
+  #request(lane: Lane, pieces: Piece[]): void {
+    lane.inflight++;
+    lane.requests++;
+    this.#inflight++;
+    this.#client.produce(lane.broker, this.#version, pieces).then(
+      (response) => this.#answered(lane, pieces, response),
+      (err: unknown) => this.#lost(lane, pieces, err),
     );
   }
 
+  /** A response: each piece acknowledged, or what its error's action says. */
+  #answered(lane: Lane, pieces: Piece[], response: ProduceResponse): void {
+    lane.inflight--;
+    this.#inflight--;
+    if (this.#closed) return;
+    const byTp = new Map<string, PartitionResponse>();
+    for (const t of response.responses) for (const p of t.partitionResponses) byTp.set(`${t.name}\0${p.index}`, p);
+    const failures: string[] = [];
+    const codes: string[] = [];
+    let ok = false;
+    let refresh = false;
+    for (const piece of pieces) {
+      const part = piece.part;
+      part.inflight--;
+      const r = byTp.get(part.tp);
+      const code = r?.errorCode ?? -1;
+      const action = produceAction(code);
+      const name = produceErrorName(code);
+      const what = `${part.topic}[${part.partition}]: ${name}${r?.errorMessage ? ` (${r.errorMessage})` : ''}`;
+      switch (action) {
+        case ProduceActions.OK:
+          ok = true;
+          settle(piece, PIECE_DONE);
+          if (part.pieces.length === 0 || !part.recovering) part.backoffMs = 0;
+          break;
+        case ProduceActions.HOLD:
+          this.#holdTopic(part.topic, code);
+          break;
+        case ProduceActions.SPLIT:
+        case ProduceActions.REFUSE:
+          part.fixes.push({ piece, code, detail: `Kafka refused the record: ${what}`, split: piece.to - piece.from > 1 });
+          this.#fail(part, 0);
+          break;
+        case ProduceActions.NEW_ID:
+          // Out of order behind a batch of the same partition that failed: that one is resent first.
+          if (code !== OUT_OF_ORDER_SEQUENCE_NUMBER || !(part.recovering || part.pieces[0] !== piece)) this.#idsLost = true;
+          failures.push(what);
+          codes.push(name);
+          this.#fail(part);
+          break;
+        case ProduceActions.REFRESH: {
+          refresh = true;
+          // KIP-951: the broker names the new leader; use it at once (the metadata follows).
+          const hint = (r as { currentLeader?: { leaderId: number } } | undefined)?.currentLeader?.leaderId ?? -1;
+          if (hint >= 0 && hint !== lane.broker) this.#setLeader(part, hint);
+          failures.push(what);
+          codes.push(name);
+          this.#fail(part);
+          break;
+        }
+        default:
+          failures.push(what);
+          codes.push(name);
+          this.#fail(part);
+      }
+    }
+    const now = Date.now();
+    if (ok || failures.length === 0) {
+      lane.lastOkAt = now;
+      lane.failingSince = 0;
+    }
+    if (failures.length > 0) {
+      lane.failures++;
+      lane.lastError = codes[0];
+      if (!ok && lane.failingSince === 0) lane.failingSince = now;
+      this.#o.onFailure?.(new ProduceError(`broker ${lane.broker}: ${failures.join('; ')}`, codes), lane.broker);
+    }
+    for (const piece of pieces) if (piece.part.recovering && piece.part.inflight === 0) this.#recover(piece.part);
+    if (refresh) this.#refresh();
+    this.#pump();
+    this.#o.onAnswer?.(ok);
+  }
+
+  /** A request without a response (connection lost, timeout): all its pieces are resent. */
+  #lost(lane: Lane, pieces: Piece[], err: unknown): void {
+    lane.inflight--;
+    this.#inflight--;
+    if (this.#closed) return;
+    const code = errorCodeName(err, this.#security);
+    lane.failures++;
+    lane.lastError = code;
+    if (lane.failingSince === 0) lane.failingSince = Date.now();
+    for (const piece of pieces) {
+      piece.part.inflight--;
+      this.#fail(piece.part);
+    }
+    this.#o.onFailure?.(new ProduceError(`broker ${lane.broker}: ${(err as Error).message}`, [code]), lane.broker);
+    for (const piece of pieces) if (piece.part.recovering && piece.part.inflight === 0) this.#recover(piece.part);
+    this.#refresh();
+    this.#pump();
+    this.#o.onAnswer?.(false);
+  }
+
+  #setLeader(part: Part, leader: number): void {
+    const leaders = this.#leaders.get(part.topic);
+    if (leaders === undefined || part.partition >= leaders.length) return;
+    const copy = leaders.slice();
+    copy[part.partition] = leader;
+    this.#leaders.set(part.topic, copy);
+  }
+
+  /** A piece of the partition failed: it sends nothing new, and resends once all answers are in. */
+  #fail(part: Part, backoffMs?: number): void {
+    part.recovering = true;
+    if (backoffMs !== undefined) return;
+    const min = this.#o.retryMinMs ?? RETRY_MIN_MS;
+    part.backoffMs = Math.min(part.backoffMs === 0 ? min : part.backoffMs * 2, this.#o.retryMaxMs ?? RETRY_MAX_MS);
+  }
+
   /**
-   * The unsettled pieces of a partition after `at` get sequences from `base` on (after a piece
-   * was refused or held: the broker never wrote it, so its sequence numbers are free again).
+   * The partition has nothing in flight any more: apply its splits and refusals, or its hold, give
+   * its unsettled batches consecutive sequences from the first one (a refused batch freed its
+   * numbers; Kafka wrote none of them) and send them all again, in order, after the backoff.
    */
-  #renumber(pieces: Piece[], tp: string, base: number): void {
+  #recover(part: Part): void {
+    part.recovering = false;
+    if (part.holdCode !== undefined) {
+      this.#holdPart(part, part.holdCode);
+      return;
+    }
+    const start = part.pieces[0]?.base;
+    const fixes = part.fixes.splice(0);
+    for (const f of fixes) {
+      if (f.piece.state !== PIECE_PENDING) continue;
+      if (f.split) this.#split(f.piece);
+      else {
+        f.piece.chunk.outcome.refused.push({ index: f.piece.chunk.order[f.piece.from]!, code: f.code, detail: f.detail });
+        settle(f.piece, PIECE_REFUSED);
+      }
+    }
+    if (start !== undefined && !this.#idsLost) this.#renumber(part, start);
+    for (const p of part.pieces) p.sent = false;
+    part.readyAt = Date.now() + part.backoffMs;
+  }
+
+  /** Replaces a piece by its two halves, re-encoded with the same sequences in order. */
+  #split(piece: Piece): void {
+    const part = piece.part;
+    const at = part.pieces.indexOf(piece);
+    const mid = piece.from + ((piece.to - piece.from) >> 1);
+    const now = Date.now();
+    const halves: Piece[] = [];
+    const next = this.#encodeRange(piece.chunk, piece.from, mid, part, piece.base, now, halves);
+    this.#encodeRange(piece.chunk, mid, piece.to, part, next, now, halves);
+    part.pieces.splice(at, 1, ...halves);
+    // The chunk waits for the halves instead (a half refused up front is in the outcome already).
+    piece.chunk.left += halves.length - 1;
+    if (piece.chunk.left === 0) piece.chunk.resolve(piece.chunk.outcome);
+  }
+
+  /** The partition's unsettled pieces get sequences from `base` on. */
+  #renumber(part: Part, base: number): void {
     const ids = this.#ids!;
     let next = base;
-    for (const p of pieces) {
-      if (p.tp !== tp || p.state !== PIECE_PENDING) continue;
+    for (const p of part.pieces) {
       if (p.base !== next % 0x80000000) {
         p.base = next % 0x80000000;
         stampBatch(p.batch, { ...ids, baseSequence: p.base });
       }
       next += p.to - p.from;
     }
-    this.#sequences.set(tp, next % 0x80000000);
+    part.nextSeq = next % 0x80000000;
   }
 
-  /** Every unsettled piece of a topic becomes held; its partitions' sequences are freed. */
-  #holdTopic(pending: PendingSend, topic: string, code: number): void {
-    const firstBase = new Map<string, number>();
-    for (const p of pending.pieces) {
-      // A piece in flight at another broker is settled by its own response.
-      if (p.topic !== topic || p.state !== PIECE_PENDING || p.inFlight) continue;
-      p.state = PIECE_HELD;
-      if (!firstBase.has(p.tp)) firstBase.set(p.tp, p.base);
-      for (let k = p.from; k < p.to; k++) pending.outcome.held.push({ index: p.order[k]!, code });
-    }
-    for (const [tp, base] of firstBase) this.#sequences.set(tp, base);
+  /** A topic Kafka refuses: later submits divert it, and its partitions hold what they have. */
+  #holdTopic(topic: string, code: number): void {
     if (!this.#held.has(topic)) {
       this.#log.warn({ topic, code: produceErrorName(code) }, `Kafka refuses writes to topic ${topic} (${produceErrorName(code)}): its records wait in the spool and are tried again until it accepts them; the other topics keep flowing`);
     }
     this.#held.set(topic, code);
+    this.#holdParts(topic, code);
   }
 
-  /** Applies a Produce response to the pieces sent in it. */
-  #settle(pending: PendingSend, pieces: Piece[], response: ProduceResponse, failures: string[], codes: string[]): void {
-    const byTp = new Map<string, PartitionResponse>();
-    for (const t of response.responses) for (const p of t.partitionResponses) byTp.set(`${t.name}\0${p.index}`, p);
-    // Acknowledged pieces first: a hold that follows must not take back what Kafka has written.
-    for (const piece of pieces) if (produceAction(byTp.get(piece.tp)?.errorCode ?? -1) === ProduceActions.OK) piece.state = PIECE_DONE;
-    for (const piece of pieces) {
-      if (piece.state !== PIECE_PENDING) continue; // acknowledged, or held by an earlier piece of its topic
-      const r = byTp.get(piece.tp);
-      const code = r?.errorCode ?? -1;
-      const action = produceAction(code);
-      const name = produceErrorName(code);
-      const what = () => `${piece.topic}[${piece.partition}]: ${name}${r?.errorMessage ? ` (${r.errorMessage})` : ''}`;
-      switch (action) {
-        case ProduceActions.OK:
-          piece.state = PIECE_DONE;
-          break;
-        case ProduceActions.HOLD:
-          this.#holdTopic(pending, piece.topic, code);
-          break;
-        case ProduceActions.SPLIT:
-        case ProduceActions.REFUSE:
-          if (piece.to - piece.from > 1) this.#split(pending.pieces, piece);
-          else {
-            piece.state = PIECE_REFUSED;
-            pending.outcome.refused.push({ index: piece.order[piece.from]!, code, detail: `Kafka refused the record: ${what()}` });
-            this.#renumber(pending.pieces, piece.tp, piece.base);
-          }
-          break;
-        case ProduceActions.NEW_ID:
-          this.#idsLost = true;
-          failures.push(what());
-          codes.push(name);
-          break;
-        case ProduceActions.REFRESH:
-          this.#refresh = true;
-          failures.push(what());
-          codes.push(name);
-          break;
-        default:
-          failures.push(what());
-          codes.push(name);
-      }
+  /** Each partition of the topic holds its unsettled pieces, once what it has in flight is answered. */
+  #holdParts(topic: string, code: number): void {
+    for (const part of this.#parts.values()) {
+      if (part.topic !== topic || part.pieces.length === 0) continue;
+      part.holdCode = code;
+      part.recovering = true;
+      if (part.inflight === 0) this.#recover(part);
     }
   }
 
-  /** Replaces a piece by its two halves, re-encoded with the same sequences in order. */
-  #split(pieces: Piece[], piece: Piece): void {
-    const at = pieces.indexOf(piece);
-    const mid = piece.from + ((piece.to - piece.from) >> 1);
-    const { messages, timestamps } = this.#pending!;
-    const now = Date.now();
-    const halves: Piece[] = [];
-    const outcome = this.#pending!.outcome;
-    const next = this.#encodeRange(messages, timestamps, piece.order, piece.from, mid, piece.topic, piece.partition, piece.tp, piece.base, now, halves, outcome);
-    this.#encodeRange(messages, timestamps, piece.order, mid, piece.to, piece.topic, piece.partition, piece.tp, next, now, halves, outcome);
-    // A half whose single record was refused up front freed its sequence: renumber what follows.
-    pieces.splice(at, 1, ...halves);
-    this.#renumber(pieces, piece.tp, piece.base);
+  #holdPart(part: Part, code: number): void {
+    part.holdCode = undefined;
+    part.fixes.length = 0;
+    const first = part.pieces[0];
+    if (first !== undefined) part.nextSeq = first.base;
+    for (const p of part.pieces.slice()) {
+      for (let k = p.from; k < p.to; k++) p.chunk.outcome.held.push({ index: p.chunk.order[k]!, code });
+      settle(p, PIECE_HELD);
+    }
+    part.readyAt = 0;
+    part.backoffMs = 0;
+  }
+
+  /** After a new producer id: every unsettled batch gets it, and sequences from 0 again. */
+  async #renewIds(): Promise<void> {
+    this.#renewing = true;
+    try {
+      this.#ids = await this.#client.initProducerId();
+      const ids = this.#ids;
+      let resent = 0;
+      for (const part of this.#parts.values()) {
+        let seq = 0;
+        for (const p of part.pieces) {
+          p.base = seq;
+          stampBatch(p.batch, { ...ids, baseSequence: seq });
+          seq += p.to - p.from;
+          p.sent = false;
+          resent += p.to - p.from;
+        }
+        part.nextSeq = seq;
+        part.recovering = false;
+        part.fixes.length = 0;
+      }
+      this.#idsLost = false;
+      this.#log.warn(
+        { producerId: String(ids.producerId), records: resent },
+        "Kafka lost this producer's state (its id or sequence numbers): resending under a new producer id, so records the broker had already written may appear twice",
+      );
+    } catch (err) {
+      this.#o.onFailure?.(new ProduceError(`a new producer id: ${(err as Error).message}`, [errorCodeName(err, this.#security)]), -1);
+      await new Promise((r) => setTimeout(r, this.#o.retryMaxMs ?? RETRY_MAX_MS));
+    } finally {
+      this.#renewing = false;
+    }
+    this.#pump();
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#pumpTimer) clearTimeout(this.#pumpTimer);
+    if (this.#refreshTimer) clearTimeout(this.#refreshTimer);
     await this.#client.close();
   }
 }

@@ -1,6 +1,8 @@
 // The in-memory buffer between the socket and Kafka: a ring of records in arrival order with
-// their receive times (for latency, and the records' timestamps). Bounded by `capacity` for events; control records (dead letters, gaps)
-// may exceed it (`force`), so they are never dropped.
+// their receive times (for latency, and the records' timestamps). Bounded by `capacity` for
+// events; control records (dead letters, gaps) may exceed it (`force`), so they are never dropped.
+// The head of the ring may be `taken`: handed to the producer, not yet acknowledged. take() hands
+// out the next records after those, release(n) removes the first n once Kafka has them.
 /** A record on its way to Kafka: the event's bytes as value, its symbol as key (or none). */
 export interface OutRecord {
   topic: string;
@@ -18,6 +20,8 @@ export class RecordQueue {
   #head = 0;
   #size = 0;
   #byteSize = 0;
+  #taken = 0;
+  #takenBytes = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;
@@ -35,6 +39,51 @@ export class RecordQueue {
   /** Bytes of the values (and keys) waiting. */
   get bytes(): number {
     return this.#byteSize;
+  }
+
+  /** Records at the head handed to the producer and not released yet. */
+  get taken(): number {
+    return this.#taken;
+  }
+
+  /** Bytes of the records not taken yet. */
+  get untakenBytes(): number {
+    return this.#byteSize - this.#takenBytes;
+  }
+
+  /**
+   * Hands out the next records after those taken, as many as fit in maxBytes (at least one), with
+   * their receive times (a copy): they stay in the queue, taken, until released.
+   */
+  take(maxBytes: number): { records: OutRecord[]; times: Float64Array } {
+    let total = 0;
+    let n = 0;
+    const left = this.#size - this.#taken;
+    while (n < left) {
+      const size = this.#bytes[(this.#head + this.#taken + n) & this.#mask]!;
+      if (total + size > maxBytes && n > 0) break;
+      total += size;
+      n++;
+    }
+    const records = new Array<OutRecord>(n);
+    const times = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      const i = (this.#head + this.#taken + k) & this.#mask;
+      records[k] = this.#records[i]!;
+      times[k] = this.#times[i]!;
+    }
+    this.#taken += n;
+    this.#takenBytes += total;
+    return { records, times };
+  }
+
+  /** Removes the first n taken records (Kafka has them, or they went elsewhere). */
+  release(n: number): void {
+    let bytes = 0;
+    for (let k = 0; k < n; k++) bytes += this.#bytes[(this.#head + k) & this.#mask]!;
+    this.#takenBytes -= bytes;
+    this.#taken -= n;
+    this.shift(n, () => undefined);
   }
 
   get full(): boolean {
@@ -110,15 +159,22 @@ export class RecordQueue {
     this.#size -= n;
   }
 
-  /** Removes every record after the first `keep`, calling onRecord with each, oldest first. */
-  takeAfter(keep: number, onRecord: (record: OutRecord, receivedAt: number) => void): void {
+  /**
+   * Removes every record after the first `keep` (keep ≥ taken, or 0: everything, taken or not),
+   * calling onRecord with each and its place from the head, oldest first.
+   */
+  takeAfter(keep: number, onRecord: (record: OutRecord, receivedAt: number, index: number) => void): void {
     for (let k = keep; k < this.#size; k++) {
       const i = (this.#head + k) & this.#mask;
-      onRecord(this.#records[i]!, this.#times[i]!);
+      onRecord(this.#records[i]!, this.#times[i]!, k);
       this.#byteSize -= this.#bytes[i]!;
       this.#records[i] = undefined;
     }
     this.#size = Math.min(this.#size, keep);
+    if (keep < this.#taken) {
+      this.#taken = 0;
+      this.#takenBytes = 0;
+    }
   }
 
   /**

@@ -1,0 +1,133 @@
+// The state the producer keeps per partition and per broker: the batches of a partition waiting
+// for Kafka (in sequence order), and per leader broker a lane with its requests in flight.
+//
+// One lane per leader broker: a broker that is down or slow holds back only the partitions it
+// leads. Per partition, up to `maxInflight` batches are on the wire at once (Kafka keeps order and
+// de-duplicates within 5 per partition for an idempotent producer), one per request (Kafka takes
+// one batch per partition per request). When a batch fails, its partition stops sending, waits for
+// the answers of everything it has in flight, then resends every batch it has not had
+// acknowledged, in order, with the same sequence numbers (the rule of the Java client and
+// librdkafka): Kafka writes each one once, whichever copy arrives.
+import type { PartitionBatch } from './record-batch.ts';
+import type { SendOutcome, SendRecord } from './producer.ts';
+
+export const PIECE_PENDING = 0;
+export const PIECE_DONE = 1;
+export const PIECE_REFUSED = 2;
+export const PIECE_HELD = 3;
+
+/** What one submit() asked for: its records, and what became of them so far. */
+export interface Chunk {
+  messages: readonly SendRecord[];
+  /** Each message's timestamp (ms since the epoch; negative: the time it is encoded), if given. */
+  timestamps: ArrayLike<number> | undefined;
+  /** The order of the messages by partition (pieces index into it). */
+  order: Int32Array;
+  outcome: SendOutcome;
+  /** 1 for each message Kafka has acknowledged. */
+  acked: Uint8Array;
+  /** Pieces not settled yet. */
+  left: number;
+  resolve: (outcome: SendOutcome) => void;
+}
+
+/** One batch for one partition: records messages[order[from..to)] of its chunk, in that order. */
+export interface Piece extends PartitionBatch {
+  part: Part;
+  chunk: Chunk;
+  from: number;
+  to: number;
+  base: number;
+  state: number;
+  /** On the wire: sent, its answer not yet come. */
+  sent: boolean;
+}
+
+/** A partition: its batches not yet acknowledged, and whether it may send now. */
+export interface Part {
+  tp: string;
+  topic: string;
+  partition: number;
+  /** Unsettled pieces in sequence order; those sent come first. */
+  pieces: Piece[];
+  /** Pieces sent whose answer has not come yet. */
+  inflight: number;
+  /** A piece failed: send nothing new until every answer is in, then resend from the first unsettled. */
+  recovering: boolean;
+  /** Not before this time (Date.now()): the retry backoff. */
+  readyAt: number;
+  backoffMs: number;
+  /** What to do with a piece once the partition has nothing in flight (split, refuse). */
+  fixes: Array<{ piece: Piece; code: number; detail: string; split: boolean }>;
+  /** Hold its pieces (Kafka's code) once nothing is in flight. */
+  holdCode: number | undefined;
+  /** The next sequence number to give. */
+  nextSeq: number;
+}
+
+/** A leader broker's lane: its requests in flight and how it fares (for /status). */
+export interface Lane {
+  broker: number;
+  inflight: number;
+  requests: number;
+  failures: number;
+  /** When a request to it last succeeded (Date.now(), 0: never). */
+  lastOkAt: number;
+  /** Since when its requests fail (0: they do not). */
+  failingSince: number;
+  lastError: string | undefined;
+}
+
+/** What /status shows of a broker. */
+export interface BrokerState {
+  broker: number;
+  state: 'up' | 'failing' | 'idle';
+  inflight: number;
+  partitionsLed: number;
+  requests: number;
+  failures: number;
+  lastAcknowledgedAt: string | null;
+  failingSince: string | null;
+  lastError: string | null;
+}
+
+export function newPart(topic: string, partition: number, nextSeq: number): Part {
+  return { tp: `${topic}\0${partition}`, topic, partition, pieces: [], inflight: 0, recovering: false, readyAt: 0, backoffMs: 0, fixes: [], holdCode: undefined, nextSeq };
+}
+
+export function newLane(broker: number): Lane {
+  return { broker, inflight: 0, requests: 0, failures: 0, lastOkAt: 0, failingSince: 0, lastError: undefined };
+}
+
+/** The next piece of a partition to put on the wire, if it may send one now. */
+export function nextToSend(part: Part, maxInflight: number, now: number): Piece | undefined {
+  if (part.recovering || part.inflight >= maxInflight || part.readyAt > now) return undefined;
+  for (const p of part.pieces) if (!p.sent) return p;
+  return undefined;
+}
+
+/** Removes a settled piece from its partition and counts it off its chunk (resolving it when last). */
+export function settle(piece: Piece, state: number): void {
+  piece.state = state;
+  const pieces = piece.part.pieces;
+  const at = pieces.indexOf(piece);
+  if (at >= 0) pieces.splice(at, 1);
+  const chunk = piece.chunk;
+  if (state === PIECE_DONE) for (let k = piece.from; k < piece.to; k++) chunk.acked[chunk.order[k]!] = 1;
+  if (--chunk.left === 0) chunk.resolve(chunk.outcome);
+}
+
+export function brokerState(lane: Lane, partitionsLed: number): BrokerState {
+  const iso = (t: number) => (t === 0 ? null : new Date(t).toISOString());
+  return {
+    broker: lane.broker,
+    state: lane.failingSince !== 0 ? 'failing' : lane.lastOkAt !== 0 ? 'up' : 'idle',
+    inflight: lane.inflight,
+    partitionsLed,
+    requests: lane.requests,
+    failures: lane.failures,
+    lastAcknowledgedAt: iso(lane.lastOkAt),
+    failingSince: iso(lane.failingSince),
+    lastError: lane.lastError ?? null,
+  };
+}
