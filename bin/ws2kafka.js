@@ -12,5 +12,14 @@ if (!supported) {
   );
   process.exit(1);
 }
+// A stop asked for before a command installs its own handler (loading takes a moment) ends the
+// process at once: as a container's PID 1, node would otherwise ignore SIGTERM until then. The
+// first handler a command adds for a signal replaces this one.
+const stopEarly = (signal) => process.exit(signal === 'SIGINT' ? 130 : 143);
+process.on('SIGTERM', stopEarly);
+process.on('SIGINT', stopEarly);
+process.on('newListener', (/** @type {string | symbol} */ event) => {
+  if (event === 'SIGTERM' || event === 'SIGINT') process.removeListener(event, stopEarly);
+});
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

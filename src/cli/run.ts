@@ -78,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     const probes: ProbeSource = {
       metrics: m,
       feed: () => ({ state: bridge.source.state, url: redactUrl(url), connectionId: bridge.source.connectionId, lastFrameAt: bridge.source.lastFrameAt, subscriptions: bridge.source.subscriptions }),
-      kafka: { brokers },
+      kafka: { brokers, lanes: () => bridge.sink.brokers(), leaderless: () => bridge.sink.leaderless() },
       spool: () => ({ records: bridge.sink.spooled(), bytes: m.spoolBytes, maxBytes: config.overflow === 'spool' || config.durability === 'disk' ? config.spoolMaxBytes : undefined, writeError: bridge.sink.spoolWriteError() }),
       held: () => (bridge.health()['held'] as unknown[] | undefined) ?? [],
       readyMaxLagMs: config.readyMaxLagMs,

@@ -3,14 +3,21 @@
 // - /readyz: subscribed to the feed; Kafka acknowledged something within --ready-max-lag, or
 //   nothing is waiting that long; the spool below its limit and writable.
 // - /status: one JSON document of what an operator asks first (feed, Kafka, buffer, spool, the
-//   oldest unacknowledged event, gaps, held topics, the last error with its code).
+//   oldest unacknowledged event, gaps, held topics, the last error with its code), with Kafka's
+//   state per broker (its lane: up, failing or idle, requests in flight, partitions it leads).
 // Pure over what it is given: run.ts wires the bridge in; tests drive it with plain objects.
 import type { BridgeMetrics } from './metrics.ts';
 
 export interface ProbeSource {
   metrics: BridgeMetrics;
   feed: () => { state: string; url: string; connectionId: string; lastFrameAt: number; subscriptions: string };
-  kafka: { brokers: readonly string[] };
+  kafka: {
+    brokers: readonly string[];
+    /** Each leader broker's delivery lane (state, requests in flight, partitions led, last error). */
+    lanes?: () => unknown[];
+    /** Partitions with records waiting and no leader now. */
+    leaderless?: () => string[];
+  };
   spool: () => { records: number; bytes: number; maxBytes: number | undefined; writeError: { code: string; message: string } | undefined };
   held: () => unknown[];
   readyMaxLagMs: number;
@@ -71,6 +78,8 @@ export function statusDocument(p: ProbeSource, acks: AckWatch, now = Date.now())
     feed: { state: feed.state, url: feed.url, connection: feed.connectionId || null, lastFrameAt: iso(feed.lastFrameAt), subscriptions: feed.subscriptions, reconnects: m.reconnects, gaps: m.gaps },
     kafka: {
       brokers: p.kafka.brokers,
+      perBroker: p.kafka.lanes?.() ?? [],
+      leaderlessPartitions: p.kafka.leaderless?.() ?? [],
       lastAcknowledgedAt: m.eventsProduced + m.deadLettersProduced + m.gapRecordsProduced > 0 ? iso(acks.at) : null,
       produceErrors: Object.fromEntries(m.produceErrorCodes),
       held: p.held(),

@@ -96,16 +96,6 @@ function toSpoolRecord(record: OutRecord, receivedAtWall: number): SpoolRecord {
   return { topic: record.topic, key: record.key, value: record.value, headers, receivedAt: receivedAtWall };
 }
 
-/** Record timestamps of spool records: their receive time (wall ms), -1 for control records. */
-function spoolTimestamps(records: readonly SpoolRecord[]): Float64Array {
-  const out = new Float64Array(records.length);
-  for (let i = 0; i < records.length; i++) {
-    const t = records[i]!.receivedAt;
-    out[i] = t < 0 ? -1 : t;
-  }
-  return out;
-}
-
 /**
  * How long Kafka may be unavailable (not ready at start, or failing) before new events go to the
  * spool even though the memory buffer has room: long enough that creating topics at start-up does
@@ -156,6 +146,9 @@ export class KafkaSink {
   #lastHeldLog = 0;
   #heldDropped = 0;
   #waiters: Array<() => void> = [];
+  /** The wait between attempts to reach Kafka at start, and what ends it early. */
+  #startWait: NodeJS.Timeout | undefined;
+  #wakeStart: (() => void) | undefined;
   #wasFull = false;
   /** True while new records go straight to the spool: Kafka unavailable, or --durability disk. */
   #toDisk: boolean;
@@ -310,10 +303,11 @@ export class KafkaSink {
     return moved;
   }
 
+  /** After an offer: a full batch goes now if the producer wants it, a partial one after --linger. */
   #kick(): void {
-    if (!this.#ready || !this.#producer.wantsMore()) return;
-    if (this.queue.untakenBytes >= this.#o.batchBytes) this.#send();
-    else this.#lingerTimer ??= setTimeout(() => this.#send(), this.#o.lingerMs);
+    if (!this.#ready) return;
+    if (this.queue.untakenBytes < this.#o.batchBytes) this.#lingerTimer ??= setTimeout(() => this.#send(), this.#o.lingerMs);
+    else if (this.#producer.wantsMore()) this.#send();
   }
 
   #toSpool(record: OutRecord, receivedAt: number): void {
@@ -399,9 +393,10 @@ export class KafkaSink {
       }, SPILL_AFTER_MS / 4);
       this.#spillTimer.unref();
     }
-    // Held topics are probed on time even when nothing else is sent.
+    // Held topics are probed on time even when nothing else is sent; and while batches are in
+    // flight, a broker turned slow stops holding back the others (the producer wants more again).
     this.#probeTimer = setInterval(() => {
-      if (this.held.topics.size > 0 && this.#probe === undefined) this.#send();
+      if ((this.held.topics.size > 0 && this.#probe === undefined) || this.#out.length > 0) this.#send();
     }, 250);
     this.#probeTimer.unref();
     let delay = 500;
@@ -426,10 +421,15 @@ export class KafkaSink {
           { brokers: this.#o.brokers, attempt, err: (err as Error).message, buffered: this.queue.size, spooled: this.#o.spool?.size ?? 0 },
           `Kafka at ${this.#o.brokers.join(',')} is unreachable or refused topic creation; retrying in ${delay} ms (events are kept meanwhile)`,
         );
-        await new Promise((r) => setTimeout(r, delay));
+        // A stop meanwhile ends the wait at once (close() wakes it).
+        await new Promise<void>((r) => {
+          this.#startWait = setTimeout(r, delay);
+          this.#wakeStart = r;
+        });
         delay = Math.min(delay * 2, 5000);
       }
     }
+    if (this.#closed) return;
     this.#ready = true;
     this.#o.log.info({ topics: this.#o.topics }, 'Kafka is ready');
     this.#send();
@@ -509,7 +509,7 @@ export class KafkaSink {
       const t = batch.times[i]!;
       received[i] = t < 0 ? -1 : ORIGIN + t;
     }
-    this.#producer.submit(batch.messages, this.#timestamps(batch.messages, received), batch.from === 'held', batch.acked).then((outcome) => this.#settled(batch, outcome));
+    void this.#producer.submit(batch.messages, this.#timestamps(batch.messages, received), batch.from === 'held', batch.acked).then((outcome) => this.#settled(batch, outcome));
   }
 
   /**
@@ -801,6 +801,8 @@ export class KafkaSink {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#startWait) clearTimeout(this.#startWait);
+    this.#wakeStart?.();
     if (this.#spillTimer) clearInterval(this.#spillTimer);
     if (this.#probeTimer) clearInterval(this.#probeTimer);
     if (this.#flushRetry) clearTimeout(this.#flushRetry);

@@ -41,6 +41,8 @@ export interface Piece extends PartitionBatch {
   state: number;
   /** On the wire: sent, its answer not yet come. */
   sent: boolean;
+  /** The lane it was last sent on (the leader then; it may lead no more). */
+  lane: Lane | undefined;
 }
 
 /** A partition: its batches not yet acknowledged, and whether it may send now. */
@@ -69,6 +71,8 @@ export interface Part {
 export interface Lane {
   broker: number;
   inflight: number;
+  /** When each request in flight was sent (Date.now()), oldest first: answers come in order. */
+  sentAt: number[];
   requests: number;
   failures: number;
   /** When a request to it last succeeded (Date.now(), 0: never). */
@@ -78,10 +82,23 @@ export interface Lane {
   lastError: string | undefined;
 }
 
+/**
+ * A lane whose oldest request has waited this long counts as slow: its partitions no longer hold
+ * back new batches for the others (the sink goes on feeding the brokers that answer).
+ */
+export const LANE_SLOW_MS = 1000;
+
+/** Failing (its requests fail) or slow (its oldest request unanswered for LANE_SLOW_MS). */
+export function laneStalled(lane: Lane | undefined, now: number): boolean {
+  if (lane === undefined) return false;
+  return lane.failingSince !== 0 || (lane.sentAt.length > 0 && now - lane.sentAt[0]! >= LANE_SLOW_MS);
+}
+
 /** What /status shows of a broker. */
 export interface BrokerState {
   broker: number;
-  state: 'up' | 'failing' | 'idle';
+  /** idle: it leads nothing the bridge writes now (its last error, if any, stays shown). */
+  state: 'up' | 'failing' | 'slow' | 'idle';
   inflight: number;
   partitionsLed: number;
   requests: number;
@@ -96,7 +113,7 @@ export function newPart(topic: string, partition: number, nextSeq: number): Part
 }
 
 export function newLane(broker: number): Lane {
-  return { broker, inflight: 0, requests: 0, failures: 0, lastOkAt: 0, failingSince: 0, lastError: undefined };
+  return { broker, inflight: 0, sentAt: [], requests: 0, failures: 0, lastOkAt: 0, failingSince: 0, lastError: undefined };
 }
 
 /** The next piece of a partition to put on the wire, if it may send one now. */
@@ -117,11 +134,12 @@ export function settle(piece: Piece, state: number): void {
   if (--chunk.left === 0) chunk.resolve(chunk.outcome);
 }
 
-export function brokerState(lane: Lane, partitionsLed: number): BrokerState {
+export function brokerState(lane: Lane, partitionsLed: number, now = Date.now()): BrokerState {
   const iso = (t: number) => (t === 0 ? null : new Date(t).toISOString());
+  const state = partitionsLed === 0 && lane.inflight === 0 ? 'idle' : lane.failingSince !== 0 ? 'failing' : laneStalled(lane, now) ? 'slow' : lane.lastOkAt !== 0 ? 'up' : 'idle';
   return {
     broker: lane.broker,
-    state: lane.failingSince !== 0 ? 'failing' : lane.lastOkAt !== 0 ? 'up' : 'idle',
+    state,
     inflight: lane.inflight,
     partitionsLed,
     requests: lane.requests,

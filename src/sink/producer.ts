@@ -26,7 +26,7 @@ import { Ws2kError } from '../errors.ts';
 import { errorCodeName, platformaticClient, type PartitionResponse, type ProduceResponse, type ProducerClient } from './kafka-client.ts';
 import { produceAction, produceErrorName, ProduceActions } from './kafka-errors.ts';
 import { partitionOf, RecordBatchEncoder, stampBatch, type BatchRecord, type Compression } from './record-batch.ts';
-import { brokerState, newLane, newPart, nextToSend, PIECE_DONE, PIECE_HELD, PIECE_PENDING, PIECE_REFUSED, settle, type BrokerState, type Chunk, type Lane, type Part, type Piece } from './lanes.ts';
+import { brokerState, laneStalled, newLane, newPart, nextToSend, PIECE_DONE, PIECE_HELD, PIECE_PENDING, PIECE_REFUSED, settle, type BrokerState, type Chunk, type Lane, type Part, type Piece } from './lanes.ts';
 
 /** Produce v9–v11 share one request layout (flexible versions); Kafka 2.8 and later have v9. */
 const PRODUCE_MIN_VERSION = 9;
@@ -98,6 +98,8 @@ export const MAX_INFLIGHT = 5;
 const RETRY_MIN_MS = 100;
 /** Retries of a partition back off up to this: its new leader is found within it of the election. */
 const RETRY_MAX_MS = 500;
+/** How long wantsMore() trusts the state #pump computed while requests are in flight. */
+const WANTS_FRESH_MS = 200;
 /** How often the metadata is read again while a partition has no leader. */
 const LEADERLESS_REFRESH_MS = 500;
 const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
@@ -133,6 +135,13 @@ export class BatchProducer {
   #inflight = 0;
   #closed = false;
   #roundRobin = 0;
+  /**
+   * Leaders named by a broker that no longer leads a partition (KIP-951), by "topic\0partition",
+   * with that broker: kept over a metadata read that still names it (older than the broker's word).
+   */
+  #hints = new Map<string, { leader: number; not: number }>();
+  #wants = true;
+  #wantsAt = 0;
 
   constructor(o: ProducerOptions) {
     this.#o = o;
@@ -196,12 +205,29 @@ export class BatchProducer {
    * waiting to retry) do not count, so the others keep being fed while they wait.
    */
   wantsMore(): boolean {
-    if (this.#admitting > 0 || this.#idsLost) return false;
-    const now = Date.now();
+    if (this.#admitting > 0 || this.#idsLost || this.#renewing) return false;
+    // Kept by #pump; read again when older than WANTS_FRESH_MS (a lane may have turned slow since).
+    if (!this.#wants && this.#inflight > 0) {
+      const now = Date.now();
+      if (now - this.#wantsAt > WANTS_FRESH_MS) {
+        this.#wants = this.#computeWants(now);
+        this.#wantsAt = now;
+      }
+    }
+    return this.#wants;
+  }
+
+  /**
+   * Whether every partition that can send now has all its batches on the wire. Partitions of a
+   * lane that fails or is slow (laneStalled), without a leader, or waiting to retry do not count.
+   */
+  #computeWants(now: number): boolean {
     for (const part of this.#parts.values()) {
       if (part.pieces.length === 0 || part.recovering || part.readyAt > now) continue;
       const leader = this.#leaderOf(part);
-      if (leader < 0 || (this.#lanes.get(leader)?.failingSince ?? 0) !== 0) continue;
+      if (leader < 0 || laneStalled(this.#lanes.get(leader), now)) continue;
+      // Its slots are taken by batches on a stalled lane (a leader it had before): it cannot send either.
+      if (part.inflight >= this.#maxInflight && part.pieces.some((p) => p.sent && laneStalled(p.lane, now))) continue;
       for (const p of part.pieces) if (!p.sent) return false;
     }
     return true;
@@ -240,7 +266,7 @@ export class BatchProducer {
   }
 
   async #admit(chunk: Chunk, probe: boolean): Promise<void> {
-    for (let delay = RETRY_MIN_MS; !this.#closed; delay = Math.min(delay * 2, this.#o.retryMaxMs ?? 5000)) {
+    for (let delay = this.#o.retryMinMs ?? RETRY_MIN_MS; !this.#closed; delay = Math.min(delay * 2, 5000)) {
       try {
         await this.#ensureReady(chunk.messages, probe);
         break;
@@ -282,7 +308,8 @@ export class BatchProducer {
     if (topics.length === 0) return;
     const md = await this.#client.metadata(topics);
     this.#metadataAt = Date.now();
-    for (const [topic, leaders] of md.leaders) {
+    for (const [topic, read] of md.leaders) {
+      const leaders = this.#withHints(topic, read);
       const before = this.#leaders.get(topic);
       if (before !== undefined && before.length !== leaders.length) {
         this.#log.info({ topic, partitions: leaders.length, before: before.length }, `topic ${topic} now has ${leaders.length} partitions (was ${before.length}): keys are spread over all of them from now on (a key's new partition may differ from its old one)`);
@@ -425,7 +452,7 @@ export class BatchProducer {
     const batch = this.#encoder.encode(messages, order, from, to, { ...this.#ids!, baseSequence: base % 0x80000000 }, now, timestamps);
     const limit = this.limitOf(part.topic);
     if (batch.length <= limit) {
-      out.push({ topic: part.topic, partition: part.partition, part, chunk, batch, from, to, base: base % 0x80000000, state: PIECE_PENDING, sent: false });
+      out.push({ topic: part.topic, partition: part.partition, part, chunk, batch, from, to, base: base % 0x80000000, state: PIECE_PENDING, sent: false, lane: undefined });
       return base + (to - from);
     }
     if (to - from > 1) {
@@ -471,6 +498,7 @@ export class BatchProducer {
           const p = nextToSend(part, this.#maxInflight, now);
           if (p === undefined) continue;
           p.sent = true;
+          p.lane = lane;
           part.inflight++;
           pieces.push(p);
         }
@@ -480,6 +508,8 @@ export class BatchProducer {
     }
     if (leaderless) this.#refreshIn(LEADERLESS_REFRESH_MS);
     if (wait !== Infinity) this.#pumpIn(wait);
+    this.#wantsAt = now;
+    this.#wants = this.#computeWants(now);
   }
 
   #pumpIn(ms: number): void {
@@ -503,6 +533,7 @@ export class BatchProducer {
 
   #request(lane: Lane, pieces: Piece[]): void {
     lane.inflight++;
+    lane.sentAt.push(Date.now());
     lane.requests++;
     this.#inflight++;
     this.#client.produce(lane.broker, this.#version, pieces).then(
@@ -514,6 +545,7 @@ export class BatchProducer {
   /** A response: each piece acknowledged, or what its error's action says. */
   #answered(lane: Lane, pieces: Piece[], response: ProduceResponse): void {
     lane.inflight--;
+    lane.sentAt.shift();
     this.#inflight--;
     if (this.#closed) return;
     const byTp = new Map<string, PartitionResponse>();
@@ -555,7 +587,11 @@ export class BatchProducer {
           refresh = true;
           // KIP-951: the broker names the new leader; use it at once (the metadata follows).
           const hint = (r as { currentLeader?: { leaderId: number } } | undefined)?.currentLeader?.leaderId ?? -1;
-          if (hint >= 0 && hint !== lane.broker) this.#setLeader(part, hint);
+          this.#hints.delete(part.tp);
+          if (hint >= 0 && hint !== lane.broker) {
+            this.#hints.set(part.tp, { leader: hint, not: lane.broker });
+            this.#setLeader(part, hint);
+          }
           failures.push(what);
           codes.push(name);
           this.#fail(part);
@@ -587,6 +623,7 @@ export class BatchProducer {
   /** A request without a response (connection lost, timeout): all its pieces are resent. */
   #lost(lane: Lane, pieces: Piece[], err: unknown): void {
     lane.inflight--;
+    lane.sentAt.shift();
     this.#inflight--;
     if (this.#closed) return;
     const code = errorCodeName(err, this.#security);
@@ -602,6 +639,23 @@ export class BatchProducer {
     this.#refresh();
     this.#pump();
     this.#o.onAnswer?.(false);
+  }
+
+  /** The leaders read, except where the metadata names a broker that said it no longer leads (#hints). */
+  #withHints(topic: string, leaders: number[]): number[] {
+    if (this.#hints.size === 0) return leaders;
+    let out = leaders;
+    for (let p = 0; p < leaders.length; p++) {
+      const tp = `${topic}\0${p}`;
+      const hint = this.#hints.get(tp);
+      if (hint === undefined) continue;
+      if (leaders[p] !== hint.not) this.#hints.delete(tp);
+      else {
+        if (out === leaders) out = leaders.slice();
+        out[p] = hint.leader;
+      }
+    }
+    return out;
   }
 
   #setLeader(part: Part, leader: number): void {
@@ -622,8 +676,11 @@ export class BatchProducer {
 
   /**
    * The partition has nothing in flight any more: apply its splits and refusals, or its hold, give
-   * its unsettled batches consecutive sequences from the first one (a refused batch freed its
-   * numbers; Kafka wrote none of them) and send them all again, in order, after the backoff.
+   * its unsettled batches from the first one split or refused on consecutive sequences (a refused
+   * batch freed its numbers; Kafka wrote none of them, nor any batch behind it) and send them all
+   * again, in order, after the backoff. Batches ahead of that one keep their sequences: one may be
+   * written already (its answer lost, or an error after the write) while batches behind it were
+   * acknowledged, and a batch behind those must not take their numbers.
    */
   #recover(part: Part): void {
     part.recovering = false;
@@ -631,8 +688,13 @@ export class BatchProducer {
       this.#holdPart(part, part.holdCode);
       return;
     }
-    const start = part.pieces[0]?.base;
     const fixes = part.fixes.splice(0);
+    let from = -1;
+    for (const f of fixes) {
+      const at = f.piece.state === PIECE_PENDING ? part.pieces.indexOf(f.piece) : -1;
+      if (at >= 0 && (from < 0 || at < from)) from = at;
+    }
+    const start = from >= 0 ? part.pieces[from]!.base : undefined;
     for (const f of fixes) {
       if (f.piece.state !== PIECE_PENDING) continue;
       if (f.split) this.#split(f.piece);
@@ -641,7 +703,7 @@ export class BatchProducer {
         settle(f.piece, PIECE_REFUSED);
       }
     }
-    if (start !== undefined && !this.#idsLost) this.#renumber(part, start);
+    if (start !== undefined && !this.#idsLost) this.#renumber(part, from, start);
     for (const p of part.pieces) p.sent = false;
     part.readyAt = Date.now() + part.backoffMs;
   }
@@ -661,11 +723,11 @@ export class BatchProducer {
     if (piece.chunk.left === 0) piece.chunk.resolve(piece.chunk.outcome);
   }
 
-  /** The partition's unsettled pieces get sequences from `base` on. */
-  #renumber(part: Part, base: number): void {
+  /** The partition's unsettled pieces from index `from` on get sequences from `base` on. */
+  #renumber(part: Part, from: number, base: number): void {
     const ids = this.#ids!;
     let next = base;
-    for (const p of part.pieces) {
+    for (const p of part.pieces.slice(from)) {
       if (p.base !== next % 0x80000000) {
         p.base = next % 0x80000000;
         stampBatch(p.batch, { ...ids, baseSequence: p.base });
