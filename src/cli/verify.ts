@@ -3,6 +3,7 @@ import { fileValue, kafkaFlagSpec, kafkaHelpRows, kafkaSecurityFrom, kafkaSecuri
 import { readConfigFile } from '../config/run-config.ts';
 import { Ws2kError } from '../errors.ts';
 import { parseDuration, parseInteger } from '../mock/options.ts';
+import { stderrProgress } from '../progress.ts';
 import { audit, type AuditOptions, type AuditReport } from '../verify/audit.ts';
 import { DEFAULT_ROUTES, parseRoutes } from '../verify/events.ts';
 import { parseFlags } from './args.ts';
@@ -31,7 +32,10 @@ Options:
                             count a connection's tail cut off inside a recorded gap as cut, not lost
   --settle DURATION         first wait until the topics have not grown for this long (default: no wait)
   --timeout DURATION        give up settling or reading after this long (default 5m)
-  --json                    print one JSON object instead of text
+  --json                    print one JSON object instead of text (stdout only: progress stays on stderr)
+  --quiet                   no progress on stderr (by default: what it is doing, and while reading,
+                            records read per topic against the end offsets and the rate, every 2 s,
+                            on a terminal one line rewritten every second; then a final line)
 
 Kafka connection (as for run; see docs/configuration.md):
 ${kafkaHelpRows(27).join('\n')}
@@ -50,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     settle: { type: 'string' },
     timeout: { type: 'string' },
     json: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
   });
   if (v.help) {
     process.stdout.write(HELP());
@@ -89,9 +94,19 @@ export async function run(argv: string[]): Promise<number> {
   if (v.expect !== undefined) o.expect = parseInteger('expect', v.expect, 0, Number.MAX_SAFE_INTEGER);
   if (v.settle !== undefined) o.settleMs = parseDuration('settle', v.settle);
   if (v.timeout !== undefined) o.timeoutMs = parseDuration('timeout', v.timeout);
-  if (!v.json) o.log = (line) => process.stderr.write(`verify: ${line}\n`);
+  if (!v.quiet) {
+    // stderr only: stdout holds the report (bench and scripts parse --json there).
+    const progress = stderrProgress('verify: ');
+    o.progress = progress;
+    o.log = (line) => progress.line(line);
+  }
 
-  const report = await audit(o);
+  let report: AuditReport;
+  try {
+    report = await audit(o);
+  } finally {
+    o.progress?.done(); // ends a line left open on a terminal, before an error is printed
+  }
   process.stdout.write(v.json ? JSON.stringify(report) + '\n' : text(report));
   return report.ok ? 0 : 1;
 }

@@ -113,12 +113,13 @@ export class FeedClient {
 
   /**
    * Sends the status, then closes. Queued data is still delivered if the client reads it within a
-   * grace period; `cut` (slow consumers) closes at once, dropping what is queued.
+   * grace period; `cut` (slow consumers) closes at once, dropping what is queued. `closeCode` is
+   * the WebSocket close code (1000 unless given, e.g. 1013 "try again later").
    */
-  disconnect(status: StatusValue, message: string, reason: string, cut = false): void {
+  disconnect(status: StatusValue, message: string, reason: string, cut = false, closeCode = 1000): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.status(status, message);
-    this.#beginClose(reason, cut);
+    this.#beginClose(reason, cut, closeCode);
   }
 
   /** Closes without a status (server shutdown). */
@@ -127,7 +128,7 @@ export class FeedClient {
     this.#beginClose(reason, false);
   }
 
-  #beginClose(reason: string, cut: boolean): void {
+  #beginClose(reason: string, cut: boolean, closeCode = 1000): void {
     this.closeReason ??= reason;
     this.state = 'closing';
     this.#clearAuthTimer();
@@ -136,7 +137,7 @@ export class FeedClient {
       this.#ws.terminate();
       return;
     }
-    this.#ws.close(1000, reason.slice(0, 100));
+    this.#ws.close(closeCode, reason.slice(0, 100));
     this.#killTimer = setTimeout(() => this.#ws.terminate(), CLOSE_GRACE_MS);
     this.#killTimer.unref();
   }

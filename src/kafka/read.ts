@@ -13,6 +13,8 @@ export interface ReadOptions {
   topics: string[];
   timeoutMs?: number;
   onRecord: (record: ReadRecord) => void;
+  /** Once the end offsets are known, before the first record: their sum per topic (for progress). */
+  onEnds?: (ends: Map<string, bigint>) => void;
 }
 
 /** Calls onRecord for every record now in `topics`; resolves with the count per topic. */
@@ -22,11 +24,14 @@ export async function readToEnd(o: ReadOptions): Promise<Map<string, number>> {
   try {
     const ends = await consumer.listOffsets({ topics: o.topics });
     const remaining = new Map<string, bigint>();
+    const sums = new Map<string, bigint>(o.topics.map((t) => [t, 0n]));
     for (const [topic, offsets] of ends) {
       offsets.forEach((end, partition) => {
         if (end > 0n) remaining.set(`${topic}:${partition}`, end);
+        sums.set(topic, (sums.get(topic) ?? 0n) + end);
       });
     }
+    o.onEnds?.(sums);
     if (remaining.size === 0) return counts;
     const stream = await consumer.consume({ topics: o.topics, mode: 'earliest', autocommit: false, maxWaitTime: 200 });
     const timeoutMs = o.timeoutMs ?? 60_000;

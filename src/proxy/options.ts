@@ -16,6 +16,11 @@ export interface ProxyOptions {
   authTimeoutMs: number;
   /** Authenticated local connections per client key; 0: unlimited. */
   maxConnections: number;
+  /**
+   * Open local connections in all (authenticated or not); the next one gets max_connections and a
+   * 1013 close (TOO_MANY_CLIENTS). See PROXY_LIMITS.
+   */
+  maxClients: number;
   /** A local client whose unsent bytes exceed this gets slow_consumer and is disconnected. */
   slowConsumerBytes: number;
   /** Upstream liveness: ping interval and the silence after which the connection is dropped. */
@@ -37,6 +42,7 @@ export const PROXY_DEFAULTS = {
   clientKeys: [] as string[],
   authTimeoutMs: 10_000,
   maxConnections: 0,
+  maxClients: 100,
   slowConsumerBytes: 16 * 1024 * 1024,
   pingIntervalMs: 20_000,
   silenceTimeoutMs: 30_000,
@@ -45,3 +51,18 @@ export const PROXY_DEFAULTS = {
   apiKey: undefined,
   onFatal: undefined,
 } as const satisfies Partial<ProxyOptions>;
+
+/**
+ * The proxy's limit on its local side, documented as the table of run's limits is
+ * (src/config/limits.ts): a flag, a default, bounds and the error code of what is refused.
+ */
+export const PROXY_LIMITS = {
+  maxClients: {
+    flag: 'max-clients',
+    default: PROXY_DEFAULTS.maxClients,
+    min: 1,
+    max: 1_000_000,
+    code: 'TOO_MANY_CLIENTS',
+    help: 'open local connections in all; the next one gets a max_connections status and a 1013 (try again later) close, the others are unaffected',
+  },
+} as const;

@@ -23,6 +23,10 @@
 //   are unaffected. Likewise an HTTP request (answered 500).
 // - Sending to a client never waits: a client whose unsent data passes slowConsumerBytes gets
 //   slow_consumer and is cut off (FeedClient.send); counted and logged. Upstream is never paused.
+// - Refusals (exposure.ts): no listening beyond loopback without client keys
+//   (PROXY_OPEN_WITHOUT_KEYS, before anything listens or connects); at most maxClients open local
+//   connections, the next one gets max_connections and a 1013 close (TOO_MANY_CLIENTS, counted);
+//   with client keys, GET /stats only for a request carrying one (else 401, PROXY_STATS_UNAUTHORIZED).
 //
 // GET /stats on the local port reports upstream and per-client counters (no keys); GET /health
 // answers 200 while upstream is streaming, else 503.
@@ -34,18 +38,29 @@ import { Status } from '../feed/protocol.ts';
 import { FeedServer, type FeedClient } from '../feed/server.ts';
 import { PolygonSource, type Gap } from '../source/polygon-source.ts';
 import { Slices, splitFrame } from '../split/split.ts';
+import { ClientKeys, refuseOpenWithoutKeys, requestKey, unauthorizedBody } from './exposure.ts';
+import { FailureLog, LOG_EVERY_MS } from './failure-log.ts';
 import { buildFrame, ClientMatcher, FrameEvents, unionParams } from './filter.ts';
 import { PROXY_DEFAULTS, type ProxyOptions } from './options.ts';
+import type { ProxyConnectionStats, ProxyStats } from './stats.ts';
 
 export type { ProxyOptions } from './options.ts';
-export { PROXY_DEFAULTS } from './options.ts';
+export { PROXY_DEFAULTS, PROXY_LIMITS } from './options.ts';
+export type { Failure } from './failure-log.ts';
+export type { ProxyConnectionStats, ProxyStats } from './stats.ts';
 
 /** Most events one upstream frame may hold (Polygon frames are about 1 MB at most). */
 const MAX_EVENTS_PER_FRAME = 100_000;
 /** Closed connections kept for /stats (open ones are all there). */
 const CLOSED_KEPT = 100;
 const GAPS_KEPT = 20;
-const LOG_EVERY_MS = 5000;
+/**
+ * The close code for a client over --max-clients: 1013 "Try Again Later" (RFC 6455's IANA
+ * registry: the server is overloaded), which says the refusal is temporary and not the client's
+ * fault, unlike 1008 (policy violation); with the max_connections status, Polygon clients (and
+ * the bridge) already wait before reconnecting.
+ */
+export const TOO_MANY_CLIENTS_CLOSE_CODE = 1013;
 
 /** Why an upstream frame was dropped; `error: <message>` when handling it threw. */
 export const FrameFailures = {
@@ -56,55 +71,6 @@ export const FrameFailures = {
 /** Sent to a local client whose message the proxy failed to handle (details: the proxy's log). */
 const CLIENT_ERROR_MESSAGE = 'the proxy failed to handle this message; see its log';
 
-export interface ProxyConnectionStats {
-  id: number;
-  remote: string;
-  state: string;
-  subscriptions: string[];
-  openedAt: number;
-  closedAt: number | null;
-  /** Data frames and events queued to the client's socket, and their bytes. */
-  frames: number;
-  events: number;
-  malformedFrames: number;
-  bytes: number;
-  unsentBytes: number;
-  closeReason: string | null;
-}
-
-export interface ProxyStats {
-  url: string;
-  upstream: {
-    url: string;
-    state: string;
-    /** The union upstream is (or, once connected, will be) subscribed to. */
-    subscriptions: string[];
-    reconnects: number;
-    gaps: number;
-    recentGaps: Gap[];
-    frames: number;
-    events: number;
-    statusEvents: number;
-    malformedFrames: number;
-    /** Events without an `ev` field: forwarded to nobody. */
-    eventsWithoutEv: number;
-    /** Frames dropped, forwarded to nobody: not valid UTF-8, binary, or handling them threw. */
-    framesFailed: number;
-    framesFailedBy: { invalidUtf8: number; binary: number; error: number };
-    /** The last dropped frame: when, and why (a FrameFailures value or `error: <message>`). */
-    lastFrameFailure: Failure | null;
-  };
-  clients: {
-    open: number;
-    total: number;
-    slowConsumers: number;
-    /** Client messages, connects or closes whose handling threw (the client got an error status). */
-    messagesFailed: number;
-    lastMessageFailure: Failure | null;
-  };
-  connections: ProxyConnectionStats[];
-}
-
 export interface ProxyServer {
   url: string;
   statsUrl: string;
@@ -112,15 +78,13 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
-export interface Failure {
-  at: string;
-  reason: string;
-}
-
 type Local = { client: FeedClient; matcher: ClientMatcher; events: number; malformedFrames: number };
 
 export async function startProxyServer(options: Partial<ProxyOptions> & Pick<ProxyOptions, 'upstream' | 'log'>): Promise<ProxyServer> {
-  const proxy = new ProxyFeed({ ...PROXY_DEFAULTS, ...options });
+  const o: ProxyOptions = { ...PROXY_DEFAULTS, ...options };
+  // Before anything listens or connects upstream.
+  await refuseOpenWithoutKeys(o.host, o.clientKeys);
+  const proxy = new ProxyFeed(o);
   await proxy.start();
   return proxy;
 }
@@ -151,6 +115,9 @@ class ProxyFeed implements ProxyServer {
   #frameErrors = 0;
   #frameFailures: FailureLog;
   #clientFailures: FailureLog;
+  #refused: FailureLog;
+  #keys: ClientKeys;
+  #statsUnauthorized = 0;
   // per-frame scratch (the hot path allocates nothing per event)
   #slices = new Slices(MAX_EVENTS_PER_FRAME);
   #frameEvents = new FrameEvents(MAX_EVENTS_PER_FRAME);
@@ -162,6 +129,8 @@ class ProxyFeed implements ProxyServer {
     this.#log = o.log;
     this.#frameFailures = new FailureLog(o.log, 'framesFailed', 'upstream frames dropped (forwarded to nobody; the connection and the clients go on)');
     this.#clientFailures = new FailureLog(o.log, 'messagesFailed', 'local client messages the proxy failed to handle (each client got an error status; the others are unaffected)');
+    this.#refused = new FailureLog(o.log, 'tooManyClients', 'local clients refused [TOO_MANY_CLIENTS]: --max-clients connections were open; each got max_connections and a 1013 close (the others are unaffected)');
+    this.#keys = new ClientKeys(o.clientKeys);
     this.#feed = new FeedServer({
       host: o.host,
       port: o.port,
@@ -209,6 +178,7 @@ class ProxyFeed implements ProxyServer {
     await this.#feed.close();
     this.#frameFailures.close();
     this.#clientFailures.close();
+    this.#refused.close();
   }
 
   stats(): ProxyStats {
@@ -235,10 +205,13 @@ class ProxyFeed implements ProxyServer {
       clients: {
         open: this.#locals.size,
         total: this.#totalClients,
+        maxClients: this.#o.maxClients,
+        tooManyClients: this.#refused.count,
         slowConsumers: this.#slowConsumers,
         messagesFailed: this.#clientFailures.count,
         lastMessageFailure: this.#clientFailures.last,
       },
+      http: { statsUnauthorized: this.#statsUnauthorized },
       connections,
     };
   }
@@ -341,9 +314,22 @@ class ProxyFeed implements ProxyServer {
   }
 
   #onConnect(c: FeedClient): void {
+    if (this.#openClients() >= this.#o.maxClients) {
+      // Before the connected status: this client is told only why it is refused, then closed.
+      this.#refused.add(`--max-clients ${this.#o.maxClients} reached`, { code: 'TOO_MANY_CLIENTS', remote: c.remote, limit: this.#o.maxClients });
+      c.disconnect(Status.maxConnections, tooManyClientsMessage(this.#o.maxClients), 'too_many_clients', false, TOO_MANY_CLIENTS_CLOSE_CODE);
+      return;
+    }
     this.#guardMessages(c);
     this.#totalClients++;
     this.#locals.set(c.id, { client: c, matcher: new ClientMatcher(c.subscriptions), events: 0, malformedFrames: 0 });
+  }
+
+  /** Local connections open now, authenticated or not (those closing do not count). */
+  #openClients(): number {
+    let n = 0;
+    for (const l of this.#locals.values()) if (l.client.state === 'connected' || l.client.state === 'authenticated') n++;
+    return n;
   }
 
   /**
@@ -414,6 +400,16 @@ class ProxyFeed implements ProxyServer {
   #http(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     if (url.pathname === '/stats') {
+      if (this.#keys.required) {
+        const key = requestKey(req, url);
+        if (!this.#keys.accepts(key)) {
+          this.#statsUnauthorized++;
+          const body = unauthorizedBody(key !== undefined);
+          res.writeHead(401, { 'content-type': 'application/json', 'cache-control': 'no-store', 'www-authenticate': 'Bearer realm="ws2kafka proxy"' });
+          res.end(req.method === 'HEAD' ? undefined : body);
+          return true;
+        }
+      }
       const body = JSON.stringify(this.stats());
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
@@ -447,57 +443,11 @@ function connectionStats(l: Local): ProxyConnectionStats {
   };
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** The max_connections message a client over --max-clients gets (Polygon's own is about per-key limits). */
+export function tooManyClientsMessage(limit: number): string {
+  return `Maximum number of websocket connections exceeded: this proxy serves at most ${limit} clients (--max-clients). Try again later.`;
 }
 
-/**
- * A failure counter with a rate-limited log: at most one line per LOG_EVERY_MS, the first at once,
- * the rest summed up in one line when the interval ends (a timer, only while some are unlogged).
- */
-class FailureLog {
-  count = 0;
-  last: Failure | null = null;
-  #log: Logger;
-  #name: string;
-  #msg: string;
-  #unlogged = 0;
-  #lastFields: object = {};
-  #loggedAt = 0;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(log: Logger, name: string, msg: string) {
-    this.#log = log;
-    this.#name = name;
-    this.#msg = msg;
-  }
-
-  add(reason: string, fields: object): void {
-    this.count++;
-    const now = Date.now();
-    this.last = { at: new Date(now).toISOString(), reason };
-    this.#unlogged++;
-    this.#lastFields = fields;
-    if (now - this.#loggedAt >= LOG_EVERY_MS) this.#flush();
-    else this.#timer ??= setTimeout(() => this.#flush(), LOG_EVERY_MS - (now - this.#loggedAt)).unref();
-  }
-
-  /** Logs what is still unlogged, at once. */
-  close(): void {
-    this.#flush();
-  }
-
-  #flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#unlogged === 0) return;
-    const since = this.#unlogged;
-    this.#unlogged = 0;
-    try {
-      this.#log.warn({ [this.#name]: this.count, sinceLastLine: since, last: { ...this.#lastFields, reason: this.last?.reason } }, this.#msg);
-    } catch {
-      // a failing logger must not turn a counted failure into a crash
-    }
-    this.#loggedAt = Date.now();
-  }
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

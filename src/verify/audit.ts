@@ -14,9 +14,11 @@ import { Ws2kError } from '../errors.ts';
 import { diagnoseKafkaError } from '../kafka/connection-errors.ts';
 import { readToEnd } from '../kafka/read.ts';
 import type { MockStats } from '../mock/stats.ts';
+import { seconds, type Progress } from '../progress.ts';
 import { checkRecord, DEFAULT_ROUTES } from './events.ts';
 import { expectedFromStats, statsProblem, type Expected } from './expected.ts';
 import { classifyMissing, parseGapRecord, type GapWindow } from './gaps.ts';
+import { ReadProgress } from './read-progress.ts';
 
 export interface AuditOptions {
   brokers: string[];
@@ -38,6 +40,11 @@ export interface AuditOptions {
   gapTopic?: string;
   /** Progress lines (settling, reading). */
   log?: (line: string) => void;
+  /**
+   * While the topics are read: records read per topic against their end offsets, and the rate, as
+   * often as the Progress allows; then one final line (`read N records (...) in S s, R records/s`).
+   */
+  progress?: Progress;
 }
 
 export interface AuditReport {
@@ -90,14 +97,16 @@ async function fetchStats(url: string): Promise<MockStats> {
 }
 
 /** Resolves once the topics' end offsets have stayed the same for `settleMs`. */
-async function settle(brokers: string[], security: KafkaSecurity | undefined, topics: string[], settleMs: number, timeoutMs: number, log: (l: string) => void): Promise<void> {
+async function settle(brokers: string[], security: KafkaSecurity | undefined, topics: string[], settleMs: number, timeoutMs: number, log: (l: string) => void, progress: Progress | undefined): Promise<void> {
   const consumer = new Consumer({ groupId: `ws2kafka-verify-${randomUUID()}`, clientId: 'ws2kafka-verify', bootstrapBrokers: brokers, ...kafkaClientOptions(security, brokers) });
   try {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     let since = Date.now();
     log(`waiting until ${topics.join(', ')} stop growing for ${settleMs} ms`);
+    const started = Date.now();
     for (;;) {
+      progress?.update(() => `settling: the topics last grew ${seconds(Date.now() - since)} ago (${(settleMs / 1000).toFixed(1)} s needed), ${seconds(Date.now() - started)}`);
       let now: string;
       try {
         const ends = await consumer.listOffsets({ topics });
@@ -161,7 +170,7 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
   const timeoutMs = o.timeoutMs ?? 300_000;
   const log = o.log ?? (() => {});
   const gapTopic = o.gapTopic;
-  if ((o.settleMs ?? 0) > 0) await settle(brokers, o.security, gapTopic === undefined ? [...topics] : [...topics, gapTopic], o.settleMs ?? 0, timeoutMs, log);
+  if ((o.settleMs ?? 0) > 0) await settle(brokers, o.security, gapTopic === undefined ? [...topics] : [...topics, gapTopic], o.settleMs ?? 0, timeoutMs, log, o.progress);
 
   let expected: Expected | undefined;
   if (o.mockStats !== undefined) {
@@ -194,6 +203,8 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
   };
 
   log(`reading ${topics.join(', ')}`);
+  const reading = o.progress === undefined ? undefined : new ReadProgress(o.progress, topics);
+  reading?.start();
   let counts: Map<string, number>;
   try {
     counts = await readToEnd({
@@ -201,7 +212,9 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
       security: o.security,
       topics: [...topics],
       timeoutMs,
+      ...(reading === undefined ? {} : { onEnds: (ends: Map<string, bigint>) => reading.ends(ends) }),
       onRecord: (rec) => {
+        reading?.record(rec.topic);
         const { problem, event } = checkRecord(rec.topic, rec.key, rec.value, routes);
         if (problem !== undefined) {
           r.corrupted++;
@@ -235,8 +248,10 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
       },
     });
   } catch (err) {
+    reading?.stop();
     throw (await diagnoseKafkaError(err, o.security, brokers)) ?? new Ws2kError('VERIFY_READ_FAILED', `reading ${topics.join(', ')} from ${brokers.join(',')}: ${(err as Error).message}`, { cause: err });
   }
+  reading?.finish();
   for (const t of topics) r.records[t] = counts.get(t) ?? 0;
   r.delivered = seen.distinct;
 
