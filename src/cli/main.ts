@@ -10,6 +10,7 @@ const commands = {
   verify: { summary: 'audit the topics: lost, duplicated, reordered, corrupted', load: () => import('./verify.ts') },
   bench: { summary: 'measure the whole pipeline on a ladder of rates', load: () => import('./bench.ts') },
   kafka: { summary: 'start, stop or inspect a local Apache Kafka broker', load: () => import('./kafka.ts') },
+  top: { summary: 'watch a running bridge: rates, latency, buffer, spool, errors', load: () => import('./top.ts') },
 } as const satisfies Record<string, { summary: string; load: () => Promise<CommandModule> }>;
 
 type CommandName = keyof typeof commands;
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (isWs2kError(err)) {
       process.stderr.write(`ws2kafka: ${err.message} [${err.code}]\n`);
-      return err.code === 'USAGE' || err.code === 'UNKNOWN_COMMAND' || err.code === 'MISSING_SETTING' ? 2 : 1;
+      return err.code === 'USAGE' || err.code === 'UNKNOWN_COMMAND' || err.code === 'MISSING_SETTING' || err.code === 'PROXY_OPEN_WITHOUT_KEYS' ? 2 : 1;
     }
     throw err;
   }

@@ -20,7 +20,7 @@ async function ws2kafka(...args: string[]): Promise<{ code: number; stdout: stri
 test('--help lists every subcommand', async () => {
   const r = await ws2kafka('--help');
   assert.equal(r.code, 0);
-  for (const c of ['run', 'mock', 'proxy', 'verify', 'bench', 'kafka']) assert.match(r.stdout, new RegExp(`^  ${c} `, 'm'));
+  for (const c of ['run', 'mock', 'proxy', 'verify', 'bench', 'kafka', 'top']) assert.match(r.stdout, new RegExp(`^  ${c} `, 'm'));
 });
 
 test('an unknown subcommand is named, with the list, and exits 2', async () => {
