@@ -19,6 +19,8 @@ export class BridgeMetrics {
   produceErrors = 0;
   /** Failed produce attempts by Kafka's error name (or NETWORK, TIMEOUT). */
   readonly produceErrorCodes = new Map<string, number>();
+  /** Events acknowledged, by topic. */
+  readonly producedByTopic = new Map<string, number>();
   /** Problems by our error code (errors.ts): dead letters, held topics, spool write errors. */
   readonly errorCodes = new Map<string, number>();
   lastError: { code: string; message: string; at: string } | undefined;
@@ -59,6 +61,10 @@ export class BridgeMetrics {
 
   setLastError(code: string, message: string): void {
     this.lastError = { code, message, at: new Date().toISOString() };
+  }
+
+  countTopic(topic: string, n: number): void {
+    this.producedByTopic.set(topic, (this.producedByTopic.get(topic) ?? 0) + n);
   }
 
   countProduceError(code: string): void {

@@ -46,10 +46,11 @@ export const GAUGES: ReadonlyArray<[string, string]> = [
   ['ws2kafka_held_records', 'Records of topics Kafka refuses for now (authorization, unknown topic), waiting in the spool'],
 ];
 
-/** Counters with a `code` label. */
+/** Counters with a label: `code`, or `topic`. */
 export const LABELLED: ReadonlyArray<[string, string]> = [
   ['ws2kafka_produce_errors_total', 'Failed produce attempts (each is retried, in order), label code: Kafka\'s error name, NETWORK or TIMEOUT'],
   ['ws2kafka_errors_total', 'Problems by ws2kafka error code (docs/errors.md): dead letters, held topics, spool write errors, frame handler errors'],
+  ['ws2kafka_topic_events_produced_total', 'Events acknowledged by Kafka, label topic (control records, dead letters and gaps, not counted)'],
 ];
 
 export function metricsRegistry(m: BridgeMetrics): Registry {
@@ -70,19 +71,20 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
   new Gauge({ name: 'ws2kafka_buffer_capacity_events', help: GAUGES[1]![1], registers: [registry], collect() { this.set(m.bufferCapacity); } });
   new Gauge({ name: 'ws2kafka_spool_bytes', help: GAUGES[2]![1], registers: [registry], collect() { this.set(m.spoolBytes); } });
   new Gauge({ name: 'ws2kafka_held_records', help: GAUGES[5]![1], registers: [registry], collect() { this.set(m.heldRecords); } });
-  const byCode = (name: string, help: string, counts: Map<string, number>) =>
+  const labelled = (name: string, help: string, label: string, counts: Map<string, number>) =>
     new Counter({
       name,
       help,
-      labelNames: ['code'],
+      labelNames: [label],
       registers: [registry],
       collect() {
         this.reset();
-        for (const [code, n] of counts) this.inc({ code }, n);
+        for (const [value, n] of counts) this.inc({ [label]: value }, n);
       },
     });
-  byCode(LABELLED[0]![0], LABELLED[0]![1], m.produceErrorCodes);
-  byCode(LABELLED[1]![0], LABELLED[1]![1], m.errorCodes);
+  labelled(LABELLED[0]![0], LABELLED[0]![1], 'code', m.produceErrorCodes);
+  labelled(LABELLED[1]![0], LABELLED[1]![1], 'code', m.errorCodes);
+  labelled(LABELLED[2]![0], LABELLED[2]![1], 'topic', m.producedByTopic);
   new Gauge({ name: 'ws2kafka_oldest_unacked_age_seconds', help: GAUGES[3]![1], registers: [registry], collect() { this.set(m.oldestUnackedMs() / 1000); } });
   new Gauge({
     name: 'ws2kafka_ack_latency_seconds',

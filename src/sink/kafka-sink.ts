@@ -574,12 +574,26 @@ export class KafkaSink {
     const refusals: Array<() => void> = [];
     const skip = outcome.refused.length + outcome.held.length > 0 ? this.#settleOutcome(batch, outcome, refusals) : undefined;
     const times = batch.times;
+    // Events per topic, counted per run of one topic (a batch is mostly a few long runs).
+    let runTopic = '';
+    let run = 0;
     for (let i = 0; i < batch.n; i++) {
       if (skip !== undefined && skip[i] === 1) continue;
       const t = times[i]!;
-      if (t < 0) onTaggedAck?.(-t);
-      else m.recordAck(Math.round((now - t) * 1000));
+      if (t < 0) {
+        onTaggedAck?.(-t);
+        continue;
+      }
+      m.recordAck(Math.round((now - t) * 1000));
+      const topic = batch.messages[i]!.topic;
+      if (topic !== runTopic) {
+        if (run > 0) m.countTopic(runTopic, run);
+        runTopic = topic;
+        run = 0;
+      }
+      run++;
     }
+    if (run > 0) m.countTopic(runTopic, run);
     if (batch.from === 'held') {
       // A probe of a held topic: what is still refused waits for the next probe.
       this.#probe = undefined;

@@ -133,7 +133,9 @@ test('local clients authenticate against --client-keys; an upstream auth_failed 
   good.auth('local-secret');
   good.subscribe('T.*');
   await good.until(() => good.eventCount > 5, 10_000, 'events');
-  const text = await (await fetch(proxy.statsUrl)).text();
+  const res = await fetch(proxy.statsUrl, { headers: { authorization: 'Bearer local-secret' } });
+  assert.equal(res.status, 200, 'a valid key reads /stats');
+  const text = await res.text();
   assert.ok(!text.includes('secret'), 'no key in /stats');
   assert.equal((await fetch(proxy.statsUrl.replace('/stats', '/health'))).status, 200);
 
