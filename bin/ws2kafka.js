@@ -18,8 +18,10 @@ if (!supported) {
 const stopEarly = (signal) => process.exit(signal === 'SIGINT' ? 130 : 143);
 process.on('SIGTERM', stopEarly);
 process.on('SIGINT', stopEarly);
+// Removed on the next tick, once the command's handler is in: removing the last listener first
+// would make Node drop its signal handler, and the command's would not get the signal.
 process.on('newListener', (/** @type {string | symbol} */ event) => {
-  if (event === 'SIGTERM' || event === 'SIGINT') process.removeListener(event, stopEarly);
+  if (event === 'SIGTERM' || event === 'SIGINT') process.nextTick(() => process.removeListener(event, stopEarly));
 });
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

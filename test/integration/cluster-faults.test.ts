@@ -182,10 +182,11 @@ test('SIGKILL of the broker leading most partitions, down 20 s, under 40,000 eve
     await waitForFullIsr(cluster.bootstrap, topics, { timeoutMs: 120_000 });
   });
 
-  // /status named the dead broker's lane as failing, the others as up.
+  // /status named the dead broker's lane as failing; the others answer (up), or are slow while
+  // Kafka holds their partitions for the dead broker's ISR membership (below), but do not fail.
   t.diagnostic(`/status 3 s after the kill: ${JSON.stringify(during)}`);
   assert.equal(during.find((b) => b.broker === victim)?.state, 'failing', JSON.stringify(during));
-  assert.ok(during.filter((b) => b.broker !== victim).every((b) => b.state === 'up'), JSON.stringify(during));
+  assert.ok(during.filter((b) => b.broker !== victim).every((b) => b.state === 'up' || b.state === 'slow'), JSON.stringify(during));
 
   // Kafka holds every partition whose in-sync replicas include the dead broker (with replication 3
   // on 3 brokers: all of them) until the controller fences it (broker.session.timeout.ms, 9 s by
