@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive } from '../cli/process-alive.ts';
 import { Ws2kError } from '../errors.ts';
+import { kafkaArtifacts } from './artifacts.ts';
 import { brokerStatus, newClusterId, startBroker, stopBroker, type BrokerOptions, type BrokerStatus } from './broker.ts';
 import { probeMetadata } from './probe.ts';
 
@@ -266,7 +267,10 @@ export async function startCluster(co: ClusterOptions): Promise<Cluster & { alre
   const alreadyRunning = before.every((s) => s.running);
   // Leave nothing half-started behind, except nodes that ran before this call.
   const undo = () => Promise.all(options.filter((_, i) => !before[i]?.running).map((o) => stopBroker(o).catch(() => false)));
-  const started = await Promise.allSettled(options.map((o) => startBroker(o, { update: co.update ?? false, ...(co.env ? { env: co.env } : {}) })));
+  // The jars once, before the nodes start side by side (each would otherwise run Maven into the same
+  // directory at once on a fresh machine); the nodes then find them cached.
+  if (!alreadyRunning) await kafkaArtifacts(co.artifactsHome ?? home, { update: co.update ?? false }, co.log ?? (() => {}));
+  const started = await Promise.allSettled(options.map((o) => startBroker(o, { update: false, ...(co.env ? { env: co.env } : {}) })));
   const failed = started.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
   if (failed.length > 0) {
     await undo();

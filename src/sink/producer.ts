@@ -96,12 +96,16 @@ export const DEFAULT_METADATA_MAX_AGE_MS = 300_000;
 /** Kafka keeps order and de-duplicates up to 5 batches in flight per partition (idempotence). */
 export const MAX_INFLIGHT = 5;
 const RETRY_MIN_MS = 100;
-/** Retries of a partition back off up to this: its new leader is found within it of the election. */
-const RETRY_MAX_MS = 500;
+/**
+ * Retries of a partition back off up to this. A partition that waits for its broker does not wait
+ * that long for a new one: the metadata is read every WAITING_REFRESH_MS meanwhile, and a new
+ * leader ends the backoff, so it flows within about that of the election.
+ */
+const RETRY_MAX_MS = 5000;
 /** How long wantsMore() trusts the state #pump computed while requests are in flight. */
 const WANTS_FRESH_MS = 200;
-/** How often the metadata is read again while a partition has no leader. */
-const LEADERLESS_REFRESH_MS = 500;
+/** How often the metadata is read again while a partition has no leader or waits to retry. */
+const WAITING_REFRESH_MS = 500;
 const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
 
 export class BatchProducer {
@@ -316,7 +320,14 @@ export class BatchProducer {
       }
       if (before !== undefined) {
         for (let p = 0; p < leaders.length && p < before.length; p++) {
-          if (before[p] !== leaders[p] && leaders[p]! >= 0) this.#log.info({ topic, partition: p, leader: leaders[p], was: before[p] }, `${topic}[${p}] is led by broker ${leaders[p]} now (was ${before[p]})`);
+          if (before[p] === leaders[p] || leaders[p]! < 0) continue;
+          this.#log.info({ topic, partition: p, leader: leaders[p], was: before[p] }, `${topic}[${p}] is led by broker ${leaders[p]} now (was ${before[p]})`);
+          // A new leader: what waited for the old one goes now, not after its backoff.
+          const part = this.#parts.get(`${topic}\0${p}`);
+          if (part !== undefined && part.readyAt > 0) {
+            part.readyAt = 0;
+            part.backoffMs = 0;
+          }
         }
       }
       this.#leaders.set(topic, leaders);
@@ -506,7 +517,7 @@ export class BatchProducer {
         this.#request(lane, pieces);
       }
     }
-    if (leaderless) this.#refreshIn(LEADERLESS_REFRESH_MS);
+    if (leaderless || (wait !== Infinity && wait > WAITING_REFRESH_MS / 2)) this.#refreshIn(WAITING_REFRESH_MS);
     if (wait !== Infinity) this.#pumpIn(wait);
     this.#wantsAt = now;
     this.#wants = this.#computeWants(now);
