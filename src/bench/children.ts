@@ -1,5 +1,6 @@
-// The processes of a rung: `ws2kafka mock`, `ws2kafka run` or a --peer shell command, each in its
-// own process group, with the tail of their output kept for error messages.
+// The processes of a rung: `ws2kafka mock`, `ws2kafka run` or a --peer shell command (and the
+// delay link of --link-delay), each in its own process group, with the tail of their output kept
+// for error messages.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +44,11 @@ export class Child {
 
   stdout(): string {
     return this.#out;
+  }
+
+  /** The last 8 KiB of its stderr. */
+  stderr(): string {
+    return this.#err;
   }
 
   /** The last lines of its output, for an error message. */
@@ -95,6 +101,11 @@ export class Child {
 /** `node bin/ws2kafka.js <args>` in its own process group. */
 export function ws2kafka(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
   return new Child(name, spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } }));
+}
+
+/** A Node script of the project (`node <flags> <script> <args>`) in its own process group. */
+export function nodeScript(name: string, script: string, args: string[]): Child {
+  return new Child(name, spawn(process.execPath, [...NODE_FLAGS, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
 }
 
 /** A shell command (--peer) in its own process group. */

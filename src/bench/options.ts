@@ -29,6 +29,14 @@ export interface BenchOptions {
   json: boolean;
   /** Where the chart (bench.svg) and the result (bench.json) are written. */
   out: string | undefined;
+  /**
+   * --link-delay: ms added to every round trip between the pipeline and Kafka (half each way), by a
+   * delay link in front of a broker bench starts for it; undefined: no link. 0 runs the link
+   * without delay (its own cost).
+   */
+  linkDelayMs: number | undefined;
+  /** `ws2kafka run --inflight N` (produce requests in flight per broker); run's default when absent. */
+  inflight: number | undefined;
 }
 
 export const BENCH_DEFAULTS = {
@@ -53,7 +61,12 @@ export interface BenchFlagValues {
   drain?: string | undefined;
   json?: boolean | undefined;
   out?: string | undefined;
+  'link-delay'?: string | undefined;
+  inflight?: string | undefined;
 }
+
+/** The longest --link-delay: a round trip across the planet is about 300 ms. */
+export const MAX_LINK_DELAY_MS = 10_000;
 
 function usage(flag: string, value: string, accepted: string): Ws2kError {
   return new Ws2kError('USAGE', `--${flag} '${value}' is not accepted: expected ${accepted}`);
@@ -76,6 +89,20 @@ export function parseRates(flag: string, value: string): number[] {
   return distinct;
 }
 
+/** `20ms`, `0.5s`, `0` → ms added per round trip, 0 to MAX_LINK_DELAY_MS. */
+export function parseLinkDelay(flag: string, value: string): number {
+  const accepted = `a round-trip time from 0 to ${MAX_LINK_DELAY_MS / 1000}s, such as 20ms or 0.1s (0: the link without delay)`;
+  if (/^\s*0+(\.0+)?\s*(ms|s)?\s*$/.test(value)) return 0;
+  let ms: number;
+  try {
+    ms = parseDuration(flag, value);
+  } catch {
+    throw usage(flag, value, accepted);
+  }
+  if (ms > MAX_LINK_DELAY_MS) throw usage(flag, value, accepted);
+  return ms;
+}
+
 export function benchOptions(v: BenchFlagValues): BenchOptions {
   const o: BenchOptions = {
     rates: [...BENCH_DEFAULTS.rates],
@@ -90,6 +117,8 @@ export function benchOptions(v: BenchFlagValues): BenchOptions {
     drainMs: BENCH_DEFAULTS.drainMs,
     json: v.json ?? false,
     out: undefined,
+    linkDelayMs: undefined,
+    inflight: undefined,
   };
   if (v.rates !== undefined) o.rates = parseRates('rates', v.rates);
   if (v.duration !== undefined) {
@@ -114,6 +143,16 @@ export function benchOptions(v: BenchFlagValues): BenchOptions {
   if (v.out !== undefined) {
     if (v.out.trim() === '') throw usage('out', v.out, 'a directory');
     o.out = v.out;
+  }
+  if (v['link-delay'] !== undefined) {
+    o.linkDelayMs = parseLinkDelay('link-delay', v['link-delay']);
+    if (o.brokers !== undefined) {
+      throw new Ws2kError('USAGE', '--link-delay cannot be combined with --brokers (or a config file\'s brokers): bench starts a broker of its own for it, one that advertises the delay link\'s address');
+    }
+  }
+  if (v.inflight !== undefined) {
+    o.inflight = parseInteger('inflight', v.inflight, 1, 1000);
+    if (o.peer !== undefined) throw new Ws2kError('USAGE', '--inflight is passed to ws2kafka run: a --peer command takes its own settings');
   }
   return o;
 }

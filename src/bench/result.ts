@@ -1,4 +1,5 @@
 // The shape of bench's result (`--json` prints it; `--out` writes it) and its human table. Pure.
+import type { LinkResult } from './link.ts';
 
 export interface RungResult {
   offered: number;
@@ -21,6 +22,8 @@ export interface RungResult {
   /** Pipeline CPU seconds from the feed's start to the end of the drain, per million events acknowledged. */
   cpu_s_per_million: number | null;
   cpu_s: number | null;
+  /** --link-delay: CPU seconds of the delay link's process over the same span (null without it). */
+  link_cpu_s: number | null;
   /** Highest resident set of the pipeline process (tree), MB. */
   peak_rss_mb: number | null;
   /** Spool use (issue #5): the most unacknowledged bytes in the disk spool (MB), and events written
@@ -54,8 +57,10 @@ export interface BenchResult {
   fraction_of_ceiling: number | null;
   rates: RungResult[];
   ceiling: CeilingResult | null;
+  /** --link-delay: the delayed link to the broker, as measured (null without it). */
+  link: LinkResult | null;
   pipeline: string;
-  settings: { duration_s: number; batch: number; mix: string; brokers: string[]; drain_s: number };
+  settings: { duration_s: number; batch: number; mix: string; brokers: string[]; drain_s: number; link_delay_ms: number | null; inflight: number | null };
   machine: { cpus: number; cpu_model: string; memory_gb: number; node: string; kafka: string | null; date: string };
   /** Other heavy processes seen on the machine during the run (they share the cores). */
   contention: string[];
@@ -92,6 +97,14 @@ export function table(r: BenchResult): string {
     out.push(`ceiling: ${int(r.ceiling_events_per_s)} events/s (receive-only client ${int(c.receive_events_per_s)}/s, kafka-producer-perf-test ${int(c.producer_records_per_s)}/s)`);
     out.push(`fraction of ceiling: ${r.fraction_of_ceiling === null ? 'n/a' : `${(r.fraction_of_ceiling * 100).toFixed(1)}%`}`);
     for (const e of c.errors) out.push(`ceiling error: ${e}`);
+  }
+  if (r.link !== null) {
+    const l = r.link;
+    const mb = (n: number | null) => (n === null ? 'n/a' : `${(n / 1e6).toFixed(1)} MB`);
+    out.push(
+      `link: +${l.rtt_ms} ms per round trip asked, ${dec(l.measured_rtt_ms.median, 1)} ms measured through it (median of ApiVersions round trips; ${dec(l.direct_rtt_ms.median, 2)} ms direct); ` +
+        `${int(l.connections)} connections, ${mb(l.bytes_up)} up, ${mb(l.bytes_down)} down, link CPU ${l.cpu_s === null ? 'n/a' : `${dec(l.cpu_s, 2)} s`}`,
+    );
   }
   if (r.contention.length > 0) out.push(`note: other heavy processes shared the cores: ${r.contention.join('; ')}`);
   return out.join('\n') + '\n';

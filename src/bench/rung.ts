@@ -21,7 +21,14 @@ const SAMPLE_MS = 500;
 const START_TIMEOUT_MS = 60_000;
 
 export interface RungOptions {
+  /** Kafka for bench's own clients (topics, offset samples, the audit). */
   brokers: string[];
+  /** Kafka for the pipeline when it differs (--link-delay: the delay link); `brokers` when absent. */
+  pipelineBrokers?: string[] | undefined;
+  /** The delay link's process (--link-delay), for its CPU seconds during the rung. */
+  link?: Child | undefined;
+  /** `ws2kafka run --inflight N`; run's default when absent. */
+  inflight?: number | undefined;
   /** TLS and SASL towards Kafka: for bench's clients, and passed on to the bridge. */
   security?: KafkaSecurity | undefined;
   offered: number;
@@ -69,6 +76,16 @@ export function mergeSpool(before: SpoolFigures, text: string): SpoolFigures {
   };
 }
 
+/**
+ * The events a bridge stopped with a backlog left in its spool (its shutdown warning), or undefined.
+ * bench deletes the spool with the rung, so the audit counts those events as lost.
+ */
+export function leftInSpool(output: string): number | undefined {
+  const all = [...output.matchAll(/(\d+) events are not yet in Kafka but safe in the spool/g)];
+  const m = all.at(-1);
+  return m === undefined ? undefined : Number(m[1]);
+}
+
 async function bridgeMetrics(url: string): Promise<string> {
   try {
     return await (await fetch(url)).text();
@@ -101,6 +118,8 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
     return c;
   };
   const sampler = new OffsetSampler(o.brokers, topics, o.security);
+  const pipelineBrokers = (o.pipelineBrokers ?? o.brokers).join(',');
+  const linkCpu = () => (o.link === undefined || o.link.exit !== undefined ? null : (treeUsage(o.link.pid)?.cpuS ?? null));
   // Each bridge its own spool directory (SPOOL_DIR: a bridge without a spool ignores it).
   const spoolDir = await mkdtemp(join(tmpdir(), 'ws2kafka-bench-spool-'));
   try {
@@ -120,15 +139,16 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
       metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
       pipeline = start(
         ws2kafka('ws2kafka run', [
-          'run', '--url', url, '--brokers', o.brokers.join(','), '--subscribe', 'T.*,AM.*',
+          'run', '--url', url, '--brokers', pipelineBrokers, '--subscribe', 'T.*,AM.*',
           '--topics', `T=${data.trades},A=${data.aggregates},AM=${data.aggregates}`,
           '--unknown-topic', extra[0]!, '--dead-letter-topic', extra[1]!, '--gap-topic', extra[2]!,
           '--metrics-port', String(metricsPort), '--metrics-interval', '1s', '--log-level', 'warn',
+          ...(o.inflight !== undefined ? ['--inflight', String(o.inflight)] : []),
           ...child.args,
         ], { SPOOL_DIR: spoolDir, ...child.env }),
       );
     } else {
-      pipeline = start(shell('--peer', o.peer, { WEBSOCKET_URL: url, KAFKA_BROKERS: o.brokers.join(','), BENCH_RATE: String(o.offered), SPOOL_DIR: spoolDir }));
+      pipeline = start(shell('--peer', o.peer, { WEBSOCKET_URL: url, KAFKA_BROKERS: pipelineBrokers, BENCH_RATE: String(o.offered), SPOOL_DIR: spoolDir }));
     }
 
     // The timeline starts when the pipeline subscribes.
@@ -141,6 +161,7 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
       stats = await mockStats(statsUrl);
     }
     const cpu0 = treeUsage(pipeline.pid)?.cpuS ?? null;
+    const linkCpu0 = linkCpu();
     let peakMb = 0;
     let spool: SpoolFigures = { peakMb: null, spooled: null };
     // The topics were created empty and the mock had sent nothing before its timeline started.
@@ -195,6 +216,8 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
     const usage = treeUsage(pipeline.pid);
     if (usage !== undefined) peakMb = Math.max(peakMb, usage.hwmMb);
     const cpuS = usage !== undefined && cpu0 !== null ? usage.cpuS - cpu0 : null;
+    const linkCpu1 = linkCpu();
+    const linkCpuS = linkCpu0 !== null && linkCpu1 !== null ? linkCpu1 - linkCpu0 : null;
     await pipeline.stop();
     const ackedTotal = await sampler.total();
 
@@ -213,6 +236,14 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
       audit: report,
     });
     if (pipeline.exit !== undefined && pipeline.exit.code !== 0 && pipeline.exit.signal !== 'SIGTERM') verdict.reasons.push(`${pipeline.name} exited ${pipeline.exit.code ?? pipeline.exit.signal}`);
+    if (drainS === null && report.lost > 0) {
+      // Explains the loss: the pipeline was stopped before it could deliver its backlog.
+      const spooled = leftInSpool(pipeline.stderr());
+      verdict.reasons.push(
+        `not drained within ${o.drainMs / 1000}s (--drain): stopped with a backlog, ${k(Math.max(0, sentTotal - ackedTotal))} events not in Kafka after it stopped` +
+          `${spooled !== undefined ? ` (its shutdown kept ${k(spooled)} events in its spool, which bench deletes)` : ''}; the audit counts them as lost`,
+      );
+    }
     return {
       offered: o.offered,
       acked_per_s: Math.round(verdict.acked_per_s),
@@ -229,6 +260,7 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
       e2e_max_ms: report.latency_ms.max,
       cpu_s: cpuS === null ? null : Math.round(cpuS * 100) / 100,
       cpu_s_per_million: cpuS === null || ackedTotal === 0 ? null : Math.round((cpuS / (ackedTotal / 1e6)) * 100) / 100,
+      link_cpu_s: linkCpuS === null ? null : Math.round(linkCpuS * 100) / 100,
       peak_rss_mb: peakMb > 0 ? Math.round(peakMb) : null,
       spool_peak_mb: spool.peakMb === null ? null : Math.round(spool.peakMb * 10) / 10,
       spooled_events: spool.spooled,

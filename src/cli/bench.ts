@@ -33,6 +33,12 @@ Options:
                         receive-only client, and kafka-producer-perf-test; prints the fraction
   --ceiling-records N   records for kafka-producer-perf-test (default ${BENCH_DEFAULTS.ceilingRecords.toLocaleString('en')})
   --drain DURATION      longest wait after the feed stops for the backlog to reach Kafka (default ${BENCH_DEFAULTS.drainMs / 1000}s)
+  --link-delay RTT      reach Kafka through a link that adds RTT (a duration) to every round trip
+                        (half each way), as a remote cluster would: bench starts a broker of its
+                        own that advertises a delaying TCP relay's address, so every connection
+                        the pipeline opens goes through it; bench's own clients and the audit
+                        connect directly. E.g. 20ms; 0 measures the relay alone. Not with --brokers
+  --inflight N          passed to 'ws2kafka run' (produce requests in flight); run's default when absent
   --json                print one JSON object instead of the table
   --out DIR             also write DIR/bench.json and DIR/bench.svg (acknowledged rate and p99 against offered)
 
@@ -55,6 +61,8 @@ export async function run(argv: string[]): Promise<number> {
     drain: { type: 'string' },
     json: { type: 'boolean' },
     out: { type: 'string' },
+    'link-delay': { type: 'string' },
+    inflight: { type: 'string' },
   });
   if (values.help) {
     process.stdout.write(HELP());

@@ -11,8 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { processAlive as alive } from '../cli/process-alive.ts';
 import { Ws2kError } from '../errors.ts';
+import { logProgress, seconds } from '../progress.ts';
 import { kafkaArtifacts, type KafkaArtifacts } from './artifacts.ts';
-import { listenerProperties, readListenerRecord, removeListenerRecord, writeListenerRecord, type ListenerRecord, type SecurePorts } from './listeners.ts';
+import { listenerProperties, readListenerRecord, removeListenerRecord, writeListenerRecord, type ListenerRecord, type RemoteListener, type SecurePorts } from './listeners.ts';
 import { brokerAnswers, portOpen, probeMetadata, type ProbeSecurity } from './probe.ts';
 import { addScramArgument, scramSha512, upsertScramUser } from './scram.ts';
 import { ensureSecurityMaterial, securityFiles, type SecurityMaterial } from './security.ts';
@@ -36,6 +37,8 @@ export interface BrokerOptions {
   node?: ClusterNodeRole;
   /** JVM heap flags when KAFKA_HEAP_OPTS is unset (default -Xms512m -Xmx1g). */
   heap?: string;
+  /** Also a PLAINTEXT listener that advertises another address (a relay's: `bench --link-delay`). */
+  remote?: RemoteListener;
 }
 
 /** What makes a broker one node of a KRaft cluster: its id, the controller quorum, shared settings. */
@@ -122,7 +125,7 @@ function serverProperties(o: BrokerOptions, dataDir: string, secure: SecurityMat
     'process.roles=broker,controller',
     `node.id=${n?.id ?? 1}`,
     `controller.quorum.voters=${n?.voters ?? `1@${o.host}:${o.controllerPort}`}`,
-    ...listenerProperties(o.host, o.port, o.controllerPort, o.security && secure ? { ports: o.security, ...secure } : undefined),
+    ...listenerProperties(o.host, o.port, o.controllerPort, o.security && secure ? { ports: o.security, ...secure } : undefined, o.remote),
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${dataDir}`,
@@ -247,7 +250,7 @@ export async function startBroker(o: BrokerOptions, so: StartOptions): Promise<{
   const before = await brokerStatus(o);
   if (before.running) return { alreadyRunning: true, status: before };
   const secured = o.security ? [o.security.saslSsl, o.security.ssl, o.security.saslPlaintext] : [];
-  for (const port of [o.port, o.controllerPort, ...secured]) {
+  for (const port of [o.port, o.controllerPort, ...secured, ...(o.remote ? [o.remote.port] : [])]) {
     if (await portOpen(o.host, port)) {
       const flags = o.security ? '--port, --controller-port, --sasl-ssl-port, --ssl-port, --sasl-plaintext-port' : '--port, --controller-port';
       throw new Ws2kError('KAFKA_PORT_BUSY', `${o.host}:${port} is taken by a program that is not a Kafka broker; stop it or choose other ports (${flags})`);
@@ -271,6 +274,7 @@ export async function startBroker(o: BrokerOptions, so: StartOptions): Promise<{
     plaintext: o.port,
     controller: o.controllerPort,
     ...(o.security && secure ? { secure: { ...o.security, username: secure.username } } : {}),
+    ...(o.remote ? { remote: o.remote } : {}),
   });
 
   const fd = openSync(logFile(o), 'a');
@@ -288,7 +292,11 @@ export async function startBroker(o: BrokerOptions, so: StartOptions): Promise<{
   o.log(`starting Apache Kafka ${kafka.version} (pid ${child.pid}) on ${o.host}:${o.port}, log ${logFile(o)}`);
 
   const deadline = Date.now() + START_TIMEOUT_MS;
+  // A cold JVM takes seconds: say so every 5 s rather than look stuck.
+  const spawnedAt = Date.now();
+  const waiting = logProgress(o.log, 5000);
   while (Date.now() < deadline) {
+    waiting.update(() => `waiting for the broker on ${o.host}:${o.port} (${seconds(Date.now() - spawnedAt)})`);
     if (exited !== undefined || !alive(child.pid)) {
       await rm(pidFile(o), { force: true });
       throw new Ws2kError('KAFKA_START_FAILED', `the broker exited during start-up (status ${exited ?? 'unknown'}); last lines of ${logFile(o)}:\n${await tail(logFile(o), 20)}`);

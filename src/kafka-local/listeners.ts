@@ -5,6 +5,9 @@
 //   port+4  SASL_PLAINTEXT  PLAIN and SCRAM-SHA-512 without TLS
 // What a start chose is written to <home>/broker-<port>/listeners.json (no secret in it), so that
 // `kafka status` prints the same connection options later, whatever flags it is given.
+// Optionally one more PLAINTEXT listener, REMOTE, that listens on one port and advertises another
+// (`bench --link-delay`: the delay link's, so that every connection a client opens after the
+// bootstrap goes through the link too).
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { securityFiles, type SecurityFiles } from './security.ts';
@@ -22,12 +25,23 @@ export function defaultSecurePorts(port: number): SecurePorts {
   return { saslSsl: port + 2, ssl: port + 3, saslPlaintext: port + 4 };
 }
 
+/**
+ * A PLAINTEXT listener named REMOTE on host:port whose metadata names advertisedHost:advertisedPort
+ * as the broker's address: clients that bootstrap through a relay at that address keep using it.
+ */
+export interface RemoteListener {
+  port: number;
+  advertisedHost: string;
+  advertisedPort: number;
+}
+
 /** What listeners.json holds: what the broker of this state directory was last started with. */
 export interface ListenerRecord {
   host: string;
   plaintext: number;
   controller: number;
   secure?: SecurePorts & { username: string };
+  remote?: RemoteListener;
 }
 
 function recordFile(stateDir: string): string {
@@ -58,7 +72,28 @@ function jaasValue(value: string): string {
  * server.properties lines for the listeners. The PLAIN user's password is in the JAAS lines, so
  * the file holding them is written with mode 0600; Kafka logs these values as [hidden].
  */
-export function listenerProperties(host: string, port: number, controllerPort: number, secure?: { ports: SecurePorts; files: SecurityFiles; username: string; password: string }): string[] {
+export function listenerProperties(
+  host: string,
+  port: number,
+  controllerPort: number,
+  secure?: { ports: SecurePorts; files: SecurityFiles; username: string; password: string },
+  remote?: RemoteListener,
+): string[] {
+  const lines = baseListenerProperties(host, port, controllerPort, secure);
+  if (remote === undefined) return lines;
+  // The REMOTE listener joins the three lines that name every listener.
+  const extra: Record<string, string> = {
+    'listeners=': `,REMOTE://${host}:${remote.port}`,
+    'advertised.listeners=': `,REMOTE://${remote.advertisedHost}:${remote.advertisedPort}`,
+    'listener.security.protocol.map=': ',REMOTE:PLAINTEXT',
+  };
+  return lines.map((line) => {
+    for (const [key, more] of Object.entries(extra)) if (line.startsWith(key)) return line + more;
+    return line;
+  });
+}
+
+function baseListenerProperties(host: string, port: number, controllerPort: number, secure?: { ports: SecurePorts; files: SecurityFiles; username: string; password: string }): string[] {
   if (secure === undefined) {
     return [
       `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,

@@ -15,7 +15,7 @@ function rung(offered: number, over: Partial<RungResult> = {}): RungResult {
   return {
     offered, acked_per_s: offered, lost: 0, duplicated: 0, reordered: 0, corrupted: 0, not_sent: 0,
     p50_ms: 3, p99_ms: 20, max_ms: 50, e2e_p50_ms: 4, e2e_p99_ms: 25, e2e_max_ms: 60,
-    cpu_s_per_million: 2.5, cpu_s: 2.5, peak_rss_mb: 300, spool_peak_mb: null, spooled_events: null,
+    cpu_s_per_million: 2.5, cpu_s: 2.5, link_cpu_s: null, peak_rss_mb: 300, spool_peak_mb: null, spooled_events: null,
     sent_per_s: offered, window_s: 20, acked_total: offered * 20, backlog_growth_per_s: 0, drain_s: 0.1, mock_skipped: 0,
     sustained: true, reasons: [], ...over,
   };
@@ -25,7 +25,8 @@ function result(rates: RungResult[]): BenchResult {
   return {
     sustained_events_per_s: 200_000, ceiling_events_per_s: 600_000, fraction_of_ceiling: 0.333, rates,
     ceiling: { receive_events_per_s: 900_000, producer_records_per_s: 600_000, producer_settings: 'acks=all', errors: [] },
-    pipeline: 'ws2kafka run', settings: { duration_s: 20, batch: 100, mix: 'T=90,AM=10', brokers: ['127.0.0.1:9092'], drain_s: 30 },
+    link: null,
+    pipeline: 'ws2kafka run', settings: { duration_s: 20, batch: 100, mix: 'T=90,AM=10', brokers: ['127.0.0.1:9092'], drain_s: 30, link_delay_ms: null, inflight: null },
     machine: { cpus: 2, cpu_model: 'x', memory_gb: 24, node: 'v24', kafka: '4.4.0', date: '2026-11-25T00:00:00.000Z' }, contention: [],
   };
 }
