@@ -53,6 +53,9 @@ export const ErrorCodes = {
   KAFKA_TOPIC_UNWRITABLE: { retryable: true, summary: 'Kafka refuses a topic for another lasting reason (a cluster setting): its records wait in the spool.' },
   KAFKA_PRODUCE_FAILED: { retryable: true, summary: 'A produce request failed for now (leader change, replicas, network): the same batch is retried, in order.' },
   SPOOL_WRITE_FAILED: { retryable: true, summary: 'The spool could not be written (ENOSPC, EIO, EROFS): the --spool-full policy applies until it can.' },
+  HA_FENCED: { retryable: true, summary: 'HA: the active member heard nothing from the group coordinator for --ha-session-timeout minus --ha-fence-margin: it stopped reading the feeds.' },
+  HA_GROUP_UNAVAILABLE: { retryable: true, summary: 'HA: joining the group failed (Kafka unreachable, or the session timeout outside the broker\'s limits): joined again with backoff.' },
+  HA_HEARTBEAT_FAILED: { retryable: true, summary: 'HA: the active member could not write a heartbeat record to the control topic.' },
   INTERNAL_ERROR: { retryable: true, summary: 'An error escaped every handler: the bridge kept what it could in the spool and exited non-zero.' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 

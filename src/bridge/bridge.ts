@@ -1,16 +1,16 @@
-// The pipeline of `run`: source → split → route → sink, with the metrics every stage counts.
-// Per event (the hot path): one scan of the frame, two Buffer views, one record object.
+// The pipeline of `run`: feeds (source → split → route, one per upstream WebSocket) → one sink
+// (producer, buffer, spool), with the metrics every stage counts. The per-feed part (the hot path)
+// is src/bridge/feed.ts; here: the shared sink and spool, the run state, the lifecycle.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { DEFAULT_FEED, singleFeed, type FeedConfig } from '../config/feeds.ts';
 import type { RunConfig } from '../config/run-config.ts';
 import { Ws2kError } from '../errors.ts';
 import { BridgeMetrics } from '../metrics/metrics.ts';
-import { ROUTE_STATUS, Router, subscribedEvs } from '../route/route.ts';
+import { subscribedEvs } from '../route/route.ts';
 import { KafkaSink } from '../sink/kafka-sink.ts';
-import type { OutRecord } from '../sink/record-queue.ts';
-import { PolygonSource, type Gap } from '../source/polygon-source.ts';
-import { decodeJsonString, Slices, splitFrame, SplitErrors } from '../split/split.ts';
-import { deadLetterMaxMessageBytes, LIMITS } from '../config/limits.ts';
+import type { PolygonSource } from '../source/polygon-source.ts';
+import { deadLetterMaxMessageBytes } from '../config/limits.ts';
 import type { SendRecord } from '../sink/producer.ts';
 import { heldCode, produceErrorName } from '../sink/kafka-errors.ts';
 import { lockSpool } from '../spool/lock.ts';
@@ -19,64 +19,68 @@ import { Spool } from '../spool/spool.ts';
 import { ws2kafkaHome } from '../kafka-local/home.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Feed, offerDeadLetter, TAG_DEAD_LETTER, TAG_GAP } from './feed.ts';
 
-const TAG_DEAD_LETTER = 1;
-const TAG_GAP = 2;
 /** How often the run state records the last data time: a crash's gap starts at most this early. */
 const RUN_STATE_BEAT_MS = 1000;
-/** Longest wait for Kafka to be ready before the feed is subscribed anyway. */
+/** Longest wait for Kafka to be ready before the feeds are subscribed anyway. */
 const SOURCE_WAIT_MS = 2000;
-const H_REASON = Buffer.from('ws2kafka.reason');
-const H_CODE = Buffer.from('ws2kafka.code');
-const H_RECEIVED = Buffer.from('ws2kafka.received_at');
-const H_TOPIC = Buffer.from('ws2kafka.original_topic');
-const H_SIZE = Buffer.from('ws2kafka.size');
-const H_KEPT = Buffer.from('ws2kafka.events_kept');
-/** How often a kind of dead letter is logged at most (each is counted). */
-const DEAD_LETTER_LOG_MS = 5000;
-
-/** Our error code for a splitter error (docs/errors.md). */
-function frameCode(error: string): string {
-  if (error === SplitErrors.INVALID_UTF8) return 'INVALID_UTF8';
-  if (error === SplitErrors.TOO_MANY) return LIMITS.maxEventsPerFrame.code;
-  if (error === SplitErrors.TOO_DEEP) return LIMITS.maxDepth.code;
-  return 'MALFORMED_FRAME';
-}
 
 export interface BridgeOptions {
-  config: RunConfig & { url: string; brokers: string[] };
+  /** `feeds` (a config file's list) or, without it, `url` and the top-level options: one feed. */
+  config: RunConfig & { url?: string | undefined; brokers: string[] };
   log: Logger;
   /** Called once when the bridge should end: reached --max-events, or a fatal error. */
   onDone: (result: { code: number; reason: string }) => void;
+  /** Start the sink but connect no feed until startFeeds() (a standby of an HA group). */
+  deferFeeds?: boolean;
+}
+
+/** The feeds a configuration describes: its `feeds` list, or one named "default" from the options. */
+export function feedsOf(c: RunConfig & { url?: string | undefined }): FeedConfig[] {
+  if (c.feeds !== undefined) return c.feeds;
+  const { apiKey, feedCa, subscribe, topics, unknownTopic, deadLetterTopic, gapTopic } = c;
+  return [singleFeed(requireUrl(c.url), { apiKey, feedCa, subscribe, topics, unknownTopic, deadLetterTopic, gapTopic })];
 }
 
 export class Bridge {
   readonly metrics = new BridgeMetrics();
-  readonly source: PolygonSource;
   readonly sink: KafkaSink;
+  /** In the order configured; one ("default") without a `feeds` list. */
+  readonly feeds: readonly Feed[];
   #o: BridgeOptions;
-  #router: Router;
-  #slices: Slices;
-  /** When each kind of dead letter (by code) was last logged. */
-  #lastRejectLog = new Map<string, number>();
-  #lastDropLog = 0;
   #watch: NodeJS.Timeout | undefined;
   #unlock: (() => void) | undefined;
-  #runState: RunStateFile | undefined;
   #beat: NodeJS.Timeout | undefined;
-  /** Until the feed is subscribed: the timer that subscribes it if Kafka is slow to be ready. */
+  /** Until the feeds are subscribed: the timer that subscribes them if Kafka is slow to be ready. */
   #sourceWait: NodeJS.Timeout | undefined;
+  #kafkaReady = false;
+  /** startFeeds() was called and stopFeeds() not since. */
+  #feedsOn = false;
+  /** A record Kafka refused, by its topic: the dead-letter topic of the feed that wrote it. */
+  #deadLetterOf = new Map<string, string>();
 
   constructor(o: BridgeOptions) {
     this.#o = o;
     const c = o.config;
-    this.#router = new Router(c.topics, c.unknownTopic);
-    this.#slices = new Slices(c.maxEventsPerFrame);
-    const wanted = new Set<string>([c.unknownTopic, c.deadLetterTopic, c.gapTopic]);
-    for (const ev of subscribedEvs(c.subscribe)) wanted.add(c.topics[ev] ?? c.unknownTopic);
+    const configs = feedsOf(c);
+    const listed = c.feeds !== undefined;
+    // The first feed's dead-letter topic is the sink's: a dead letter Kafka refuses there is held.
+    const primaryDeadLetter = configs[0]!.deadLetterTopic;
+    const wanted = new Set<string>();
+    const topicConfigs: Record<string, Record<string, string>> = {};
+    for (const f of configs) {
+      const own = [f.unknownTopic, f.gapTopic, ...subscribedEvs(f.subscribe).map((ev) => f.topics[ev] ?? f.unknownTopic)];
+      for (const t of [f.deadLetterTopic, ...own]) wanted.add(t);
+      for (const t of own) if (!this.#deadLetterOf.has(t)) this.#deadLetterOf.set(t, f.deadLetterTopic);
+      topicConfigs[f.deadLetterTopic] = { 'max.message.bytes': String(deadLetterMaxMessageBytes(c.maxFrameBytes)) };
+    }
+    // A dead letter refused in another feed's dead-letter topic goes to the first one's (once).
+    for (const f of configs) this.#deadLetterOf.set(f.deadLetterTopic, primaryDeadLetter);
     let spool: Spool | undefined;
+    let dir: string | undefined;
     if (c.overflow === 'spool' || c.durability === 'disk') {
-      const dir = c.spoolDir ?? join(ws2kafkaHome(), 'spool', 'default');
+      dir = c.spoolDir ?? join(ws2kafkaHome(), 'spool', 'default');
       mkdirSync(dir, { recursive: true });
       this.#unlock = lockSpool(dir);
       const opened = Spool.open({ dir, segmentBytes: c.spoolSegmentBytes, maxBytes: c.spoolMaxBytes, fsync: c.spoolFsync, fsyncIntervalMs: c.spoolFsyncIntervalMs });
@@ -86,13 +90,14 @@ export class Bridge {
       }
       if (opened.recovery.records > 0) o.log.info({ records: opened.recovery.records, dir }, 'spool recovery: replaying records not acknowledged before the last stop');
       this.metrics.spoolBytes = spool.bytes;
-      this.#runState = new RunStateFile(dir);
     }
     this.sink = new KafkaSink({
       spool,
       writeAhead: c.durability === 'disk',
       spoolFull: c.spoolFull,
-      onFull: () => this.source.pause(),
+      onFull: () => {
+        for (const f of this.feeds) f.source.pause();
+      },
       brokers: c.brokers,
       security: c.kafka,
       compression: c.compression,
@@ -108,67 +113,62 @@ export class Bridge {
       topicConfig: c.topicConfig,
       metrics: this.metrics,
       log: o.log,
-      onSpace: () => this.source.resume(),
+      onSpace: () => {
+        for (const f of this.feeds) f.source.resume();
+      },
       onTaggedAck: (tag) => {
         if (tag === TAG_DEAD_LETTER) this.metrics.deadLettersProduced++;
         else if (tag === TAG_GAP) this.metrics.gapRecordsProduced++;
       },
-      deadLetterTopic: c.deadLetterTopic,
-      topicConfigs: { [c.deadLetterTopic]: { 'max.message.bytes': String(deadLetterMaxMessageBytes(c.maxFrameBytes)) } },
+      deadLetterTopic: primaryDeadLetter,
+      topicConfigs,
       onRefused: (record, code, detail, receivedAt) => this.#refused(record, code, detail, receivedAt),
     });
-    this.source = new PolygonSource({
-      url: c.url,
-      apiKey: c.apiKey,
-      ca: c.feedCa,
-      subscribe: c.subscribe,
-      log: o.log,
-      onFrame: (frame, receivedAt, isBinary) => this.#guardFrame(frame, receivedAt, isBinary),
-      onGap: (gap) => this.#onGap(gap),
-      onReconnect: () => this.metrics.reconnects++,
-      onFatal: (err) => this.#o.onDone({ code: 1, reason: err.message }),
-      pingIntervalMs: c.pingIntervalMs,
-      silenceTimeoutMs: c.silenceTimeoutMs,
-      maxFrameBytes: c.maxFrameBytes,
+    const limits = { maxEventsPerFrame: c.maxEventsPerFrame, maxDepth: c.maxDepth, maxKeyBytes: c.maxKeyBytes, maxFrameBytes: c.maxFrameBytes, overflow: c.overflow, pingIntervalMs: c.pingIntervalMs, silenceTimeoutMs: c.silenceTimeoutMs };
+    this.feeds = configs.map((f) => {
+      // Each feed's run state: the spool's run-state.json for "default" (as before feeds), feeds/NAME/ for the others.
+      let runState: RunStateFile | undefined;
+      if (dir !== undefined) {
+        const at = f.name === DEFAULT_FEED ? dir : join(dir, 'feeds', f.name);
+        mkdirSync(at, { recursive: true });
+        runState = new RunStateFile(at);
+      }
+      return new Feed({
+        feed: f,
+        limits,
+        sink: this.sink,
+        metrics: this.metrics,
+        log: listed ? o.log.child({ feed: f.name }) : o.log,
+        gapKey: (gap) => (listed ? f.name : gap.url),
+        runState,
+        onFatal: (err) => this.#o.onDone({ code: 1, reason: listed ? `feed ${f.name}: ${err.message}` : err.message }),
+      });
     });
-    const crashed = this.#runState?.crashed();
-    if (crashed !== undefined) {
-      o.log.warn(
-        { connection: crashed.connection_id, lastDataAt: new Date(crashed.last_data_at).toISOString(), pid: crashed.pid },
-        'the previous run of this bridge ended without a clean stop (crash or kill): what the feed sent since its last data was never read; that window becomes a gap record',
-      );
-      this.source.carryGap(crashed.connection_id, crashed.last_data_at, `the bridge process (pid ${crashed.pid}) ended without a clean stop`);
-    }
   }
 
-  /** Starts the sink, and reading the feed once Kafka is ready or SOURCE_WAIT_MS has passed. */
+  /** The first (or only) feed's source. */
+  get source(): PolygonSource {
+    return this.feeds[0]!.source;
+  }
+
+  /**
+   * Starts the sink, and (unless deferFeeds) reading the feeds once Kafka is ready or
+   * SOURCE_WAIT_MS has passed.
+   */
   start(): void {
-    const rs = this.#runState;
-    if (rs !== undefined) {
-      // Until this run reads data, a crash leaves the previous run's open window (if any) open.
-      const carried = rs.crashed();
-      rs.write(carried?.connection_id ?? '', carried?.last_data_at ?? 0, false);
-      let written = carried?.last_data_at ?? 0;
-      this.#beat = setInterval(() => {
-        const at = this.source.lastFrameAt;
-        if (at > written) {
-          written = at;
-          rs.write(this.source.connectionId, at, false);
-        }
-      }, RUN_STATE_BEAT_MS);
-      this.#beat.unref();
-    }
-    // Subscribe once Kafka is ready (topics, metadata, producer id), so the first events do not
-    // wait in memory for it; if it is not ready within SOURCE_WAIT_MS, subscribe anyway: events
-    // are kept (memory, then the spool) until it is.
-    const startSource = () => {
-      if (this.#sourceWait === undefined) return;
-      clearTimeout(this.#sourceWait);
-      this.#sourceWait = undefined;
-      this.source.start();
-    };
-    this.#sourceWait = setTimeout(startSource, SOURCE_WAIT_MS);
-    this.sink.start().then(startSource, (err: unknown) => this.#o.onDone({ code: 1, reason: err instanceof Ws2kError ? `${err.message} [${err.code}]` : `Kafka: ${String(err)}` }));
+    for (const f of this.feeds) f.openRunState();
+    this.#beat = setInterval(() => {
+      for (const f of this.feeds) f.beat();
+    }, RUN_STATE_BEAT_MS);
+    this.#beat.unref();
+    this.sink.start().then(
+      () => {
+        this.#kafkaReady = true;
+        if (this.#sourceWait !== undefined) this.#connectFeeds();
+      },
+      (err: unknown) => this.#o.onDone({ code: 1, reason: err instanceof Ws2kError ? `${err.message} [${err.code}]` : `Kafka: ${String(err)}` }),
+    );
+    if (this.#o.deferFeeds !== true) this.startFeeds();
     const max = this.#o.config.maxEvents;
     if (max > 0) {
       this.#watch = setInterval(() => {
@@ -181,138 +181,51 @@ export class Bridge {
   }
 
   /**
-   * Everything done for one frame, guarded: whatever throws while handling it sends the frame to
-   * the dead-letter topic with the error as its reason (and how many of its events were already
-   * kept), counts and logs it; the connection and the process go on.
+   * Connects every feed: at once when Kafka is ready, else when it is or after SOURCE_WAIT_MS
+   * (subscribing once Kafka is ready keeps the first events out of memory; if it is slow, events
+   * are kept, memory then the spool, until it is). Again after stopFeeds(). No-op while on.
    */
-  #guardFrame(frame: Buffer, receivedAt: number, isBinary: boolean): void {
-    this.metrics.framesReceived++;
-    if (isBinary) {
-      this.#reject(frame, 'BINARY_FRAME', 'binary frame', -1);
-      return;
-    }
-    this.#kept = 0;
-    try {
-      this.#onFrame(frame, receivedAt);
-    } catch (err) {
-      this.#reject(frame, 'FRAME_HANDLER_ERROR', `handling the frame failed: ${(err as Error).message}`, -1, this.#kept);
-    }
+  startFeeds(): void {
+    if (this.#feedsOn) return;
+    this.#feedsOn = true;
+    if (this.#kafkaReady) this.#connectFeeds();
+    else this.#sourceWait = setTimeout(() => this.#connectFeeds(), SOURCE_WAIT_MS);
   }
 
-  /** Events of the frame being handled already given to the sink (for the guard's header). */
-  #kept = 0;
-
-  #onFrame(frame: Buffer, receivedAt: number): void {
-    const m = this.metrics;
-    const s = this.#slices;
-    splitFrame(frame, s, this.#o.config.maxDepth);
-    if (s.error !== undefined) {
-      this.#reject(frame, frameCode(s.error), s.error, s.errorAt);
-      return;
-    }
-    const maxKey = this.#o.config.maxKeyBytes;
-    const router = this.#router;
-    const topics = router.topics;
-    let data = 0;
-    for (let e = 0; e < s.count; e++) {
-      const escaped = s.escaped[e] === 1;
-      const evS = s.evStart[e]!;
-      const topic = escaped && evS >= 0 ? router.routeName(decodeJsonString(frame, evS, s.evEnd[e]!)) : router.route(frame, evS, s.evEnd[e]!);
-      if (topic === ROUTE_STATUS) {
-        this.#status(frame.subarray(s.start[e], s.end[e]));
-        continue;
-      }
-      data++;
-      const ks = s.keyStart[e]!;
-      const key = ks < 0 ? undefined : escaped ? Buffer.from(decodeJsonString(frame, ks, s.keyEnd[e]!)) : frame.subarray(ks, s.keyEnd[e]);
-      // One shape for every record (key may be undefined: a null key in Kafka).
-      const record = { topic: topics[topic]!, key, value: frame.subarray(s.start[e], s.end[e]) } as OutRecord;
-      m.eventsReceived++;
-      if (key !== undefined && key.length > maxKey) {
-        this.#rejectEvent(record, LIMITS.maxKeyBytes.code, `key of ${key.length} bytes is longer than --max-key-bytes ${maxKey}`);
-        continue;
-      }
-      if (!this.sink.offer(record, receivedAt)) this.#overflow(record, receivedAt);
-      this.#kept++;
-    }
-    if (data > 0) this.source.dataSeen();
-  }
-
-  #overflow(record: OutRecord, receivedAt: number): void {
-    if (this.#o.config.overflow === 'drop') {
-      this.metrics.eventsDropped++;
-      const now = Date.now();
-      if (now - this.#lastDropLog > 5000) {
-        this.#lastDropLog = now;
-        this.#o.log.warn({ dropped: this.metrics.eventsDropped, capacity: this.sink.queue.capacity }, 'buffer full: dropping events (--overflow drop); each is counted');
-      }
-      return;
-    }
-    // block (or a spool that refused it): this event is already read, so it is kept; reading
-    // pauses until Kafka catches up.
-    this.sink.offer(record, receivedAt, true);
-    this.source.pause();
-  }
-
-  #status(event: Buffer): void {
-    this.metrics.statusEvents++;
-    let parsed: { status?: unknown; message?: unknown };
-    try {
-      parsed = JSON.parse(event.toString()) as { status?: unknown; message?: unknown };
-    } catch {
-      return;
-    }
-    this.source.status(typeof parsed.status === 'string' ? parsed.status : '', typeof parsed.message === 'string' ? parsed.message : '');
+  #connectFeeds(): void {
+    clearTimeout(this.#sourceWait);
+    this.#sourceWait = undefined;
+    if (!this.#feedsOn) return;
+    for (const f of this.feeds) f.start();
   }
 
   /**
-   * A frame goes whole to the dead-letter topic: reason (with the byte offset where it is known)
-   * and code in headers; counted, and logged at most every DEAD_LETTER_LOG_MS per code.
+   * Stops reading every feed (closes their connections; a window still open becomes a gap record
+   * with `reason` in it) and keeps delivering what was read to Kafka. The run state is marked
+   * clean: a chosen stop is no gap. startFeeds() connects them again.
    */
-  #reject(frame: Buffer, code: string, reason: string, at: number, kept = 0): void {
-    const m = this.metrics;
-    m.framesRejected++;
-    const why = at >= 0 ? `${reason} at byte ${at}` : reason;
-    m.countError(code, why);
-    const headers = new Map<Buffer, Buffer>([
-      [H_REASON, Buffer.from(why)],
-      [H_CODE, Buffer.from(code)],
-      [H_RECEIVED, Buffer.from(String(Date.now()))],
-    ]);
-    if (kept > 0) headers.set(H_KEPT, Buffer.from(String(kept)));
-    this.sink.offer({ topic: this.#o.config.deadLetterTopic, value: frame, headers }, -TAG_DEAD_LETTER, true);
-    this.#logDeadLetter(code, { reason: why, bytes: frame.length, ...(kept > 0 ? { eventsAlreadyKept: kept } : {}) }, 'bad frame: sent whole to the dead-letter topic (the connection goes on)');
+  stopFeeds(reason: string): void {
+    clearTimeout(this.#sourceWait);
+    this.#sourceWait = undefined;
+    if (!this.#feedsOn) return;
+    this.#feedsOn = false;
+    this.#o.log.info({ reason }, 'stopped reading the feeds: what was read is still delivered to Kafka');
+    for (const f of this.feeds) {
+      if (!f.reading) continue;
+      f.stop(reason);
+      f.closeRunState(true);
+    }
   }
 
-  /** One event of a good frame goes alone to the dead-letter topic (its frame's others go on). */
-  #rejectEvent(record: OutRecord, code: string, reason: string): void {
-    this.metrics.eventsRejected++;
-    this.metrics.countError(code, reason);
-    this.#deadLetter(record, code, reason, Date.now());
-    this.#logDeadLetter(code, { reason, topic: record.topic }, 'bad event: sent alone to the dead-letter topic');
+  /** Whether the feeds are on (startFeeds() called, stopFeeds() not since). */
+  get feedsStarted(): boolean {
+    return this.#feedsOn;
   }
 
-  /** A record Kafka will never take (too large for its topic, invalid) goes to the dead-letter topic. */
+  /** A record Kafka will never take (too large for its topic, invalid) goes to its feed's dead-letter topic. */
   #refused(record: SendRecord, code: string, detail: string, receivedAt: number): void {
-    this.#deadLetter(record, code, detail, receivedAt >= 0 ? receivedAt : Date.now());
-  }
-
-  #deadLetter(record: SendRecord, code: string, reason: string, receivedAt: number): void {
-    const headers = new Map<Buffer, Buffer>([
-      [H_REASON, Buffer.from(reason)],
-      [H_CODE, Buffer.from(code)],
-      [H_RECEIVED, Buffer.from(String(Math.round(receivedAt)))],
-      [H_TOPIC, Buffer.from(record.topic)],
-      [H_SIZE, Buffer.from(String(record.value?.length ?? 0))],
-    ]);
-    this.sink.offer({ topic: this.#o.config.deadLetterTopic, key: record.key ?? undefined, value: record.value ?? Buffer.alloc(0), headers }, -TAG_DEAD_LETTER, true);
-  }
-
-  #logDeadLetter(code: string, fields: Record<string, unknown>, message: string): void {
-    const now = Date.now();
-    if (now - (this.#lastRejectLog.get(code) ?? 0) < DEAD_LETTER_LOG_MS) return;
-    this.#lastRejectLog.set(code, now);
-    this.#o.log.warn({ code, ...fields, count: this.metrics.errorCodes.get(code) ?? 0, topic: this.#o.config.deadLetterTopic }, `[${code}] ${message}`);
+    const topic = this.#deadLetterOf.get(record.topic) ?? this.feeds[0]!.config.deadLetterTopic;
+    offerDeadLetter(this.sink, topic, record, code, detail, receivedAt >= 0 ? receivedAt : Date.now());
   }
 
   /** For /health: held topics, the spool's write error, the last error. */
@@ -321,19 +234,15 @@ export class Bridge {
     return { held, spoolWriteError: this.sink.spoolWriteError() ?? null, lastError: this.metrics.lastError ?? null };
   }
 
-  #onGap(gap: Gap): void {
-    this.metrics.gaps++;
-    this.#o.log.warn({ from: gap.from_iso, to: gap.to_iso, durationMs: gap.duration_ms, reason: gap.reason }, 'feed gap: no data could be received in this window');
-    this.sink.offer({ topic: this.#o.config.gapTopic, key: Buffer.from(gap.url), value: Buffer.from(JSON.stringify(gap)) }, -TAG_GAP, true);
-  }
-
   /** Two-step shutdown: stop reading, then wait for acknowledgements up to the deadline. */
   async stop(): Promise<{ unacknowledged: number }> {
     clearTimeout(this.#sourceWait);
     this.#sourceWait = undefined;
     if (this.#watch) clearInterval(this.#watch);
     if (this.#beat) clearInterval(this.#beat);
-    this.source.stop();
+    const reading = this.feeds.filter((f) => f.reading);
+    this.#feedsOn = false;
+    for (const f of reading) f.stop();
     const drained = await this.sink.drain(this.#o.config.shutdownTimeoutMs);
     if (!drained) this.sink.spillToSpool();
     // Spooled records are safe on disk and replayed at the next start; only memory is lost.
@@ -341,7 +250,7 @@ export class Bridge {
     const spooled = this.sink.spooled();
     if (!drained && spooled > 0) this.#o.log.warn({ spooled }, `${spooled} events are not yet in Kafka but safe in the spool: they are replayed at the next start`);
     await this.sink.close();
-    this.#runState?.write(this.source.connectionId, this.source.lastFrameAt, true);
+    for (const f of reading) f.closeRunState(true);
     this.#unlock?.();
     return { unacknowledged };
   }
@@ -356,10 +265,13 @@ export class Bridge {
     clearTimeout(this.#sourceWait);
     if (this.#watch) clearInterval(this.#watch);
     if (this.#beat) clearInterval(this.#beat);
-    try {
-      this.source.stop();
-    } catch {
-      // the socket is going away with the process anyway
+    const reading = this.feeds.filter((f) => f.reading);
+    for (const f of reading) {
+      try {
+        f.stop();
+      } catch {
+        // the socket is going away with the process anyway
+      }
     }
     let lost = this.sink.unsafe();
     try {
@@ -369,7 +281,7 @@ export class Bridge {
     } catch {
       // keep going: the run state below still lets the next start record the gap
     }
-    this.#runState?.write(this.source.connectionId, this.source.lastFrameAt, false);
+    for (const f of reading) f.closeRunState(false);
     this.#unlock?.();
     return lost;
   }

@@ -21,6 +21,8 @@ Protocol:
   --api-keys K1,K2            accepted keys (default: any key)
   --auth-timeout DURATION     auth_timeout and close after this silence (default 10s)
   --max-connections N         per key; the extra connection gets max_connections (default 0: no limit)
+  --evict-oldest              with --max-connections: the new connection wins, the oldest of its key
+                              gets max_connections and is closed (at the new one's first subscribe)
 
 Events:
   --rate N                    events/s (replay: frames/s), default 1000
@@ -50,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     'api-keys': { type: 'string' },
     'auth-timeout': { type: 'string' },
     'max-connections': { type: 'string' },
+    'evict-oldest': { type: 'boolean', default: false },
     rate: { type: 'string' },
     batch: { type: 'string' },
     symbols: { type: 'string' },
@@ -83,6 +86,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (v['auth-timeout'] !== undefined) o.authTimeoutMs = parseDuration('auth-timeout', v['auth-timeout']);
   if (v['max-connections'] !== undefined) o.maxConnections = parseInteger('max-connections', v['max-connections'], 0, 1_000_000);
+  if (v['evict-oldest']) {
+    if (v['max-connections'] === undefined) throw new Ws2kError('USAGE', '--evict-oldest is accepted only with --max-connections N');
+    o.evictOldest = true;
+  }
   if (v.rate !== undefined) o.rate = parseInteger('rate', v.rate, 1, 10_000_000);
   if (v.batch !== undefined) o.batch = parseInteger('batch', v.batch, 1, 100_000);
   if (v.symbols !== undefined) o.symbols = parseInteger('symbols', v.symbols, 1, 65_535);

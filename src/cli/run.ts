@@ -1,6 +1,7 @@
 // `ws2kafka run`: flags → configuration → the bridge; local broker and mock feed when none is given.
 import pino from 'pino';
 import { Bridge } from '../bridge/bridge.ts';
+import type { Feed } from '../bridge/feed.ts';
 import { redactUrl } from '../config/parse.ts';
 import { describeKafkaSecurity, kafkaSecrets, kafkaSecurityWarnings, redactOptions, scrub } from '../config/kafka-options.ts';
 import { loadRunConfig, runFlagSpec, runHelp } from '../config/run-config.ts';
@@ -8,8 +9,9 @@ import { Ws2kError } from '../errors.ts';
 import { ws2kafkaHome } from '../kafka-local/home.ts';
 import { startBroker } from '../kafka-local/broker.ts';
 import { brokerAnswers } from '../kafka-local/probe.ts';
-import { AckWatch, readiness, statusDocument, type ProbeSource } from '../metrics/probes.ts';
+import { AckWatch, readiness, statusDocument, type FeedProbe, type ProbeSource } from '../metrics/probes.ts';
 import { metricsRegistry, serveMetrics } from '../metrics/prometheus.ts';
+import { checkHaConfig, haHealthy, haMemberFor, haReadiness } from '../ha/wire.ts';
 import { parseFlags } from './args.ts';
 
 const LOCAL_BROKER = '127.0.0.1:9092';
@@ -23,9 +25,11 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const config = await loadRunConfig(values);
+  checkHaConfig(config);
   // Secrets are never put in a log line; should one reach it anyway (inside an error from a
   // library), it is replaced before the line is written.
-  const secrets = [...kafkaSecrets(config.kafka), ...(config.apiKey !== undefined ? [config.apiKey] : [])];
+  const feedKeys = (config.feeds ?? []).flatMap((f) => (f.apiKey !== undefined ? [f.apiKey] : []));
+  const secrets = [...kafkaSecrets(config.kafka), ...(config.apiKey !== undefined ? [config.apiKey] : []), ...feedKeys];
   const stderr = pino.destination(2);
   const log = pino({ level: config.logLevel, base: { cmd: 'run' } }, secrets.length === 0 ? stderr : { write: (line: string) => stderr.write(scrub(line, secrets)) });
   log.debug({ flags: redactOptions(values) }, 'command-line options (secrets redacted)');
@@ -39,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
   // Without --demo nothing is started or invented: a service that forgot its feed or its brokers
   // must not write synthetic trades into production topics, nor start a broker of its own.
   if (config.demo && config.url) throw new Ws2kError('USAGE', '--demo reads the built-in mock feed: give either --demo or --url (WEBSOCKET_URL), not both');
-  if (!config.demo && !config.url) {
+  if (!config.demo && !config.url && config.feeds === undefined) {
     throw new Ws2kError('MISSING_SETTING', 'no feed to read: set --url (WEBSOCKET_URL), or --demo for the built-in mock feed');
   }
   if (!config.demo && !config.brokers) {
@@ -58,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   let url = config.url;
-  if (!url) {
+  if (!url && config.feeds === undefined) {
     const { startEmbeddedMock } = await import('./embedded-mock.ts');
     const mock = await startEmbeddedMock(config.mockRate);
     url = mock.url;
@@ -67,8 +71,10 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const done = Promise.withResolvers<{ code: number; reason: string }>();
-  const bridge = new Bridge({ config: { ...config, url, brokers }, log, onDone: (r) => done.resolve(r) });
+  // --ha-group: the feeds are connected only while the group has this member active (src/ha/).
+  const bridge = new Bridge({ config: { ...config, url, brokers }, log, onDone: (r) => done.resolve(r), deferFeeds: config.haGroup !== undefined });
   const m = bridge.metrics;
+  const ha = haMemberFor(config, brokers, bridge, log);
 
   const acks = new AckWatch();
   const ackTimer = setInterval(() => acks.poll(m), 1000);
@@ -77,17 +83,18 @@ export async function run(argv: string[]): Promise<number> {
   if (config.metricsPort > 0) {
     const probes: ProbeSource = {
       metrics: m,
-      feed: () => ({ state: bridge.source.state, url: redactUrl(url), connectionId: bridge.source.connectionId, lastFrameAt: bridge.source.lastFrameAt, subscriptions: bridge.source.subscriptions }),
+      feed: () => feedProbe(bridge.feeds[0]!),
+      feeds: () => bridge.feeds.map(feedProbe),
       kafka: { brokers, lanes: () => bridge.sink.brokers(), leaderless: () => bridge.sink.leaderless() },
       spool: () => ({ records: bridge.sink.spooled(), bytes: m.spoolBytes, maxBytes: config.overflow === 'spool' || config.durability === 'disk' ? config.spoolMaxBytes : undefined, writeError: bridge.sink.spoolWriteError() }),
       held: () => (bridge.health()['held'] as unknown[] | undefined) ?? [],
       readyMaxLagMs: config.readyMaxLagMs,
     };
     const server = await serveMetrics(metricsRegistry(m), config.metricsPort, config.metricsHost, {
-      healthy: () => bridge.source.state === 'streaming',
+      healthy: () => (ha === undefined ? bridge.feeds.every((f) => f.source.state === 'streaming') : haHealthy(ha.role, bridge.feeds.every((f) => f.source.state === 'streaming'))),
       details: () => bridge.health(),
-      ready: () => readiness(probes, acks),
-      status: () => statusDocument(probes, acks),
+      ready: () => (ha === undefined ? readiness(probes, acks) : haReadiness(readiness(probes, acks), ha.role)),
+      status: () => (ha === undefined ? statusDocument(probes, acks) : { ...statusDocument(probes, acks), ha: ha.status() }),
     });
     if (server) cleanups.push(() => new Promise((r) => server.close(() => r())));
     else log.warn({ host: config.metricsHost, port: config.metricsPort }, 'the metrics address is taken or not available: /metrics and the probes are not served (choose --metrics-host / --metrics-port, port 0 for none)');
@@ -118,13 +125,21 @@ export async function run(argv: string[]): Promise<number> {
   process.on('unhandledRejection', lastResort);
 
   bridge.start();
+  ha?.start().catch((err: unknown) => done.resolve({ code: 1, reason: `ha: ${(err as Error).message}` }));
+  const reading = config.feeds !== undefined ? `${config.feeds.length} feeds (${config.feeds.map((f) => `${f.name} ${redactUrl(f.url)} ${f.subscribe}`).join('; ')})` : undefined;
   const every = config.metricsIntervalMs > 0 ? `a metrics line every ${config.metricsIntervalMs / 1000}s` : 'no periodic metrics line';
   process.stdout.write(
-    `ws2kafka: ${config.url ? redactUrl(url) : `the built-in mock feed (${config.mockRate} events/s)`} → Kafka ${brokers.join(',')}${secured ? ` over ${describeKafkaSecurity(config.kafka)}` : ''}, subscribed to ${config.subscribe}; ${every}; Ctrl-C stops\n`,
+    reading !== undefined
+      ? `ws2kafka: ${reading} → Kafka ${brokers.join(',')}${secured ? ` over ${describeKafkaSecurity(config.kafka)}` : ''}; ${every}; Ctrl-C stops\n`
+      : `ws2kafka: ${config.url ? redactUrl(url ?? '') : `the built-in mock feed (${config.mockRate} events/s)`} → Kafka ${brokers.join(',')}${secured ? ` over ${describeKafkaSecurity(config.kafka)}` : ''}, subscribed to ${config.subscribe}; ${every}; Ctrl-C stops\n`,
   );
+  if (config.haGroup !== undefined) process.stdout.write(`ws2kafka: member of HA group ${config.haGroup} (control topic ${config.haTopic}): the feeds are read only while the group makes this member active\n`);
   const result = await done.promise;
   log.info({ reason: result.reason }, 'shutting down: stopped reading; waiting for Kafka to acknowledge what is buffered');
+  // An HA member hands over: stop reading (after unsubscribing), deliver, then a final heartbeat and leave the group.
+  await ha?.stopReading();
   const { unacknowledged } = await bridge.stop();
+  await ha?.leave();
   if (printer) clearInterval(printer);
   process.stdout.write(line());
   for (const c of cleanups) await c().catch(() => undefined);
@@ -138,4 +153,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (result.code !== 0) process.stderr.write(`ws2kafka run: ${result.reason}\n`);
   return result.code;
+}
+
+/** One feed as /status and /readyz see it (its URL without secrets). */
+function feedProbe(f: Feed): FeedProbe & { name: string } {
+  const s = f.source;
+  return { name: f.name, state: s.state, url: redactUrl(f.config.url), connectionId: s.connectionId, lastFrameAt: s.lastFrameAt, subscriptions: s.subscriptions };
 }

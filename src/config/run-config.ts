@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { Ws2kError } from '../errors.ts';
 import { DEFAULT_TOPICS } from '../route/route.ts';
+import { parseFeeds, type FeedConfig } from './feeds.ts';
 import { KAFKA_OPTIONS, kafkaFlagSpec, kafkaHelpRows, kafkaSecurityFrom, pickOption, readCaBundle, secretFromFile, type KafkaSecurity } from './kafka-options.ts';
 import { LIMITS, type LimitName } from './limits.ts';
 import { parseBrokers, parseChoice, parseDuration, parseInteger, parseMap, parseTopic, parseUrl, usage } from './parse.ts';
@@ -65,12 +66,20 @@ export interface RunConfig {
   maxEventsPerFrame: number;
   maxDepth: number;
   maxKeyBytes: number;
+  /** --ha-group: the HA group this bridge is a member of (src/ha/); undefined: no group, stream at once. */
+  haGroup: string | undefined;
+  haTopic: string;
+  haSessionTimeoutMs: number;
+  haHeartbeatMs: number;
+  haFenceMarginMs: number;
   /** Loaded from the options above, not options themselves: --ca's contents, Kafka's TLS and SASL. */
   feedCa: string | undefined;
   kafka: KafkaSecurity;
+  /** The config file's `feeds` list (several feeds in one process); undefined: one feed, from the options above. */
+  feeds: FeedConfig[] | undefined;
 }
 
-type Key = Exclude<keyof RunConfig, 'feedCa' | 'kafka'>;
+type Key = Exclude<keyof RunConfig, 'feedCa' | 'kafka' | 'feeds'>;
 
 interface Option {
   key: Key;
@@ -114,6 +123,11 @@ export function parseTopicConfig(option: string, value: string): Record<string, 
     out[key] = v;
   }
   return out;
+}
+/** --ha-group: a name for the group id ws2kafka-ha-NAME (letters, digits, . _ -). */
+export function parseHaGroup(option: string, value: string): string {
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(value.trim())) throw usage(option, value, 'a group name of letters, digits, . _ - (at most 200)');
+  return value.trim();
 }
 const int = (min: number, max?: number) => (o: string, v: string) => parseInteger(o, v, min, max);
 
@@ -160,6 +174,11 @@ export const RUN_OPTIONS: readonly Option[] = [
     const l = LIMITS[key];
     return { key, flag: l.flag, env: l.env, arg: 'N', default: String(l.default), parse: int(l.min, l.max), help: `${l.help} [${l.code}]` };
   }),
+  { key: 'haGroup', flag: 'ha-group', env: 'HA_GROUP', arg: 'NAME', default: undefined, parse: parseHaGroup, help: 'standby pair: bridges started with the same group name elect one active member through a Kafka consumer group (ws2kafka-ha-NAME); only it reads the feeds (see docs/operations.md)' },
+  { key: 'haTopic', flag: 'ha-topic', env: 'HA_TOPIC', arg: 'TOPIC', default: 'ws2kafka-ha', parse: parseTopic, help: "the HA group's control topic: its partition 0 is the active member's, which writes a heartbeat record there every --ha-heartbeat (compacted; created when missing)" },
+  { key: 'haSessionTimeoutMs', flag: 'ha-session-timeout', env: 'HA_SESSION_TIMEOUT', arg: 'DURATION', default: '10s', parse: parseDuration, help: "the group's session.timeout.ms: a member not heard from for this long is dropped and a standby made active (within the broker's group.min/max.session.timeout.ms, 6s to 30m by default)" },
+  { key: 'haHeartbeatMs', flag: 'ha-heartbeat', env: 'HA_HEARTBEAT', arg: 'DURATION', default: '1s', parse: parseDuration, help: "the group's heartbeat.interval.ms, and how often the active member writes its heartbeat record" },
+  { key: 'haFenceMarginMs', flag: 'ha-fence-margin', env: 'HA_FENCE_MARGIN', arg: 'DURATION', default: '3s', parse: parseDuration, help: 'the active member stops reading the feeds after --ha-session-timeout minus this without an answer from the group coordinator, before another can be made active' },
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', arg: LOG_LEVELS.join('|'), default: 'info', parse: (o, v) => parseChoice(o, v, LOG_LEVELS), help: 'log verbosity (logs go to stderr as JSON lines)' },
 ];
 
@@ -179,7 +198,7 @@ export function runHelp(): string {
     'Precedence: --config file < environment < flags.',
     '',
     'Options:',
-    `${'  --config FILE'.padEnd(38)} JSON or YAML file with any of the options below, by flag name`,
+    `${'  --config FILE'.padEnd(38)} JSON or YAML file with any of the options below, by flag name, and \`feeds\`: a list of several feeds read by one process (name, url, api-key or api-key-file, subscribe, topics, dead-letter-topic, gap-topic...; docs/configuration.md, "Several feeds")`,
     `${'  --demo'.padEnd(38)} the built-in mock feed instead of --url, and without --brokers the local broker at 127.0.0.1:9092 (started when nothing answers); never writes a real feed's topics by accident (env DEMO=1)`,
     ...rows,
     `${'  -h, --help'.padEnd(38)} this text`,
@@ -199,7 +218,7 @@ export function runFlagSpec(): Record<string, { type: 'string' } | { type: 'bool
 
 /** Every key a config file may hold: run's options and the Kafka connection options. */
 export function configFileKeys(): Set<string> {
-  return new Set([...RUN_OPTIONS.map((o) => o.flag), ...KAFKA_OPTIONS.map((o) => o.flag), 'demo']);
+  return new Set([...RUN_OPTIONS.map((o) => o.flag), ...KAFKA_OPTIONS.map((o) => o.flag), 'demo', 'feeds']);
 }
 
 /**
@@ -252,7 +271,7 @@ export async function loadRunConfig(flags: Record<string, string | boolean | und
   }
   config.topics = { ...DEFAULT_TOPICS, ...(config.topics as Record<string, string> | undefined) };
   config.topicConfig ??= {};
-  const c = config as Omit<RunConfig, 'feedCa' | 'kafka' | 'demo'>;
+  const c = config as Omit<RunConfig, 'feedCa' | 'kafka' | 'demo' | 'feeds'>;
   // The API key or its file: the higher level wins (flag > environment > config file).
   if (c.apiKeyFile !== undefined && c.apiKey !== undefined && levels.get('apiKeyFile') === levels.get('apiKey')) {
     throw new Ws2kError('USAGE', '--api-key and --api-key-file are both given: give one of them (the file keeps the key out of ps)');
@@ -275,5 +294,13 @@ export async function loadRunConfig(flags: Record<string, string | boolean | und
   const kafka = await kafkaSecurityFrom(sources);
   const demoEnv = env['DEMO'];
   const demo = flags['demo'] === true || (demoEnv !== undefined && /^(1|true|yes)$/i.test(demoEnv)) || file['demo'] === true;
-  return { ...c, apiKey, feedCa, kafka, demo };
+  let feeds: FeedConfig[] | undefined;
+  if (file['feeds'] !== undefined && configPath !== undefined) {
+    // The list replaces --url: a URL beside it (from the file, the environment or a flag) is a mistake.
+    if (c.url !== undefined) throw new Ws2kError('USAGE', `--config '${configPath}' lists feeds, and ${levels.get('url') === 3 ? '--url' : levels.get('url') === 2 ? 'WEBSOCKET_URL' : 'url in the file'} gives one more: give each feed's url in the list`);
+    if (demo) throw new Ws2kError('USAGE', `--config '${configPath}' lists feeds: --demo (the built-in mock feed) cannot be added to them`);
+    const { topics, subscribe, unknownTopic, deadLetterTopic, gapTopic } = c;
+    feeds = await parseFeeds(file['feeds'], configPath, { apiKey, feedCa, topics, subscribe, unknownTopic, deadLetterTopic, gapTopic });
+  }
+  return { ...c, apiKey, feedCa, kafka, demo, feeds };
 }

@@ -2,6 +2,26 @@
 // line and by the Prometheus endpoint. One naming scheme: ws2kafka_<what>_<unit>.
 import { Histogram } from './histogram.ts';
 
+/**
+ * What one feed counts (several feeds in one process): exported with a `feed` label beside the
+ * bridge's totals, which sum every feed's (and which the metrics line prints).
+ */
+export class FeedMetrics {
+  readonly name: string;
+  eventsReceived = 0;
+  framesReceived = 0;
+  framesRejected = 0;
+  eventsRejected = 0;
+  reconnects = 0;
+  gaps = 0;
+  /** The feed's connection state (the source's), read when exported. */
+  state: () => string = () => 'waiting';
+
+  constructor(name: string) {
+    this.name = name;
+  }
+}
+
 export class BridgeMetrics {
   eventsReceived = 0;
   framesReceived = 0;
@@ -32,6 +52,9 @@ export class BridgeMetrics {
   heldRecords = 0;
   /** Failed spool writes (ENOSPC, EIO, EROFS). */
   spoolWriteErrors = 0;
+  /** --ha-group (src/ha/): 1 while this member is the group's active one; times it became active. */
+  haActive = 0;
+  haTakeovers = 0;
   /** Records written to the disk spool, and spooled records acknowledged by Kafka. */
   eventsSpooled = 0;
   eventsReplayed = 0;
@@ -44,6 +67,8 @@ export class BridgeMetrics {
   readonly latency = new Histogram();
   readonly intervalLatency = new Histogram();
   readonly startedAt = Date.now();
+  /** Per feed, in the order configured (one, "default", without a `feeds` list). */
+  readonly feeds: FeedMetrics[] = [];
   #lastLineAt = Date.now();
   #lastLineProduced = 0;
 

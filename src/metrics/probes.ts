@@ -1,6 +1,6 @@
 // The probes of a running bridge, in the Kubernetes sense, and its /status document:
 // - /livez: the event loop answers (this handler ran).
-// - /readyz: subscribed to the feed; Kafka acknowledged something within --ready-max-lag, or
+// - /readyz: subscribed to the feed (to every feed, when there are several); Kafka acknowledged something within --ready-max-lag, or
 //   nothing is waiting that long; the spool below its limit and writable.
 // - /status: one JSON document of what an operator asks first (feed, Kafka, buffer, spool, the
 //   oldest unacknowledged event, gaps, held topics, the last error with its code), with Kafka's
@@ -8,9 +8,21 @@
 // Pure over what it is given: run.ts wires the bridge in; tests drive it with plain objects.
 import type { BridgeMetrics } from './metrics.ts';
 
+/** One feed as the probes see it. */
+export interface FeedProbe {
+  state: string;
+  url: string;
+  connectionId: string;
+  lastFrameAt: number;
+  subscriptions: string;
+}
+
 export interface ProbeSource {
   metrics: BridgeMetrics;
-  feed: () => { state: string; url: string; connectionId: string; lastFrameAt: number; subscriptions: string };
+  /** The first (or only) feed: /status's `feed` object. */
+  feed: () => FeedProbe;
+  /** Every feed, by name, in the order configured (with `metrics.feeds`); default: `feed` alone. */
+  feeds?: () => Array<FeedProbe & { name: string }>;
   kafka: {
     brokers: readonly string[];
     /** Each leader broker's delivery lane (state, requests in flight, partitions led, last error). */
@@ -55,8 +67,10 @@ export interface Readiness {
 
 export function readiness(p: ProbeSource, acks: AckWatch, now = Date.now()): Readiness {
   const reasons: string[] = [];
-  const feed = p.feed();
-  if (feed.state !== 'streaming') reasons.push(`the feed is not streaming (${feed.state})`);
+  const feeds = p.feeds?.() ?? [{ name: '', ...p.feed() }];
+  for (const feed of feeds) {
+    if (feed.state !== 'streaming') reasons.push(feeds.length > 1 ? `the feed ${feed.name} is not streaming (${feed.state})` : `the feed is not streaming (${feed.state})`);
+  }
   const oldest = p.metrics.oldestUnackedMs(now);
   const quiet = now - acks.at;
   if (oldest > p.readyMaxLagMs && quiet > p.readyMaxLagMs) {
@@ -73,9 +87,29 @@ export function statusDocument(p: ProbeSource, acks: AckWatch, now = Date.now())
   const feed = p.feed();
   const spool = p.spool();
   const iso = (t: number) => (t > 0 ? new Date(t).toISOString() : null);
+  const feeds = (p.feeds?.() ?? [{ name: m.feeds[0]?.name ?? 'default', ...feed }]).map((f) => {
+    const c = m.feeds.find((x) => x.name === f.name);
+    return {
+      name: f.name,
+      state: f.state,
+      url: f.url,
+      connection: f.connectionId || null,
+      lastFrameAt: iso(f.lastFrameAt),
+      subscriptions: f.subscriptions,
+      reconnects: c?.reconnects ?? m.reconnects,
+      gaps: c?.gaps ?? m.gaps,
+      received: c?.eventsReceived ?? m.eventsReceived,
+      frames: c?.framesReceived ?? m.framesReceived,
+      framesRejected: c?.framesRejected ?? m.framesRejected,
+      eventsRejected: c?.eventsRejected ?? m.eventsRejected,
+    };
+  });
+  const first = feeds[0];
   return {
     ready: readiness(p, acks, now),
-    feed: { state: feed.state, url: feed.url, connection: feed.connectionId || null, lastFrameAt: iso(feed.lastFrameAt), subscriptions: feed.subscriptions, reconnects: m.reconnects, gaps: m.gaps },
+    // The first feed, as before there could be several (its own reconnects and gaps).
+    feed: { state: feed.state, url: feed.url, connection: feed.connectionId || null, lastFrameAt: iso(feed.lastFrameAt), subscriptions: feed.subscriptions, reconnects: first?.reconnects ?? m.reconnects, gaps: first?.gaps ?? m.gaps },
+    feeds,
     kafka: {
       brokers: p.kafka.brokers,
       perBroker: p.kafka.lanes?.() ?? [],

@@ -17,7 +17,8 @@ type CounterField =
   | 'reconnects'
   | 'gaps'
   | 'gapRecordsProduced'
-  | 'spoolWriteErrors';
+  | 'spoolWriteErrors'
+  | 'haTakeovers';
 
 /** Every exported series; docs/metrics.md documents each (a test checks both ways). */
 export const COUNTERS: ReadonlyArray<[string, CounterField, string]> = [
@@ -35,6 +36,7 @@ export const COUNTERS: ReadonlyArray<[string, CounterField, string]> = [
   ['ws2kafka_gap_records_produced_total', 'gapRecordsProduced', 'Gap records acknowledged by Kafka in the gap topic'],
   ['ws2kafka_events_spooled_total', 'eventsSpooled', 'Events written to the disk spool'],
   ['ws2kafka_events_replayed_total', 'eventsReplayed', 'Spooled events acknowledged by Kafka (and so removed from the spool)'],
+  ['ws2kafka_ha_takeovers_total', 'haTakeovers', 'Times this member of an HA group (--ha-group) became the active one and started its feeds (elected, took over, or resumed after fencing)'],
 ];
 
 export const GAUGES: ReadonlyArray<[string, string]> = [
@@ -44,6 +46,20 @@ export const GAUGES: ReadonlyArray<[string, string]> = [
   ['ws2kafka_oldest_unacked_age_seconds', 'Age of the oldest event read and not yet acknowledged by Kafka'],
   ['ws2kafka_ack_latency_seconds', 'Receive-to-acknowledgement latency since start, by quantile (0.5, 0.99, 1)'],
   ['ws2kafka_held_records', 'Records of topics Kafka refuses for now (authorization, unknown topic), waiting in the spool'],
+  ['ws2kafka_feed_streaming', 'Per feed (label feed): 1 while the feed is subscribed and streaming, 0 otherwise'],
+  ['ws2kafka_ha_active', 'HA group (--ha-group): 1 while this member is the active one (reads the feeds), 0 as a standby (or without a group)'],
+];
+
+type FeedField = 'eventsReceived' | 'framesReceived' | 'framesRejected' | 'eventsRejected' | 'reconnects' | 'gaps';
+
+/** Per feed (label `feed`): each sums, over the feeds, to the unlabelled total of the same name without `feed_`. */
+export const PER_FEED: ReadonlyArray<[string, FeedField, string]> = [
+  ['ws2kafka_feed_events_received_total', 'eventsReceived', 'Events read from the feed\'s WebSocket, label feed (status events excluded)'],
+  ['ws2kafka_feed_frames_received_total', 'framesReceived', 'WebSocket frames read from the feed, label feed'],
+  ['ws2kafka_feed_frames_rejected_total', 'framesRejected', 'Frames of the feed sent whole to a dead-letter topic, label feed'],
+  ['ws2kafka_feed_events_rejected_total', 'eventsRejected', 'Events of the feed\'s good frames sent alone to a dead-letter topic, label feed'],
+  ['ws2kafka_feed_reconnects_total', 'reconnects', 'WebSocket reconnections of the feed, label feed'],
+  ['ws2kafka_feed_gaps_total', 'gaps', 'Disconnect windows (gaps) of the feed recorded, label feed'],
 ];
 
 /** Counters with a label: `code`, or `topic`. */
@@ -51,6 +67,7 @@ export const LABELLED: ReadonlyArray<[string, string]> = [
   ['ws2kafka_produce_errors_total', 'Failed produce attempts (each is retried, in order), label code: Kafka\'s error name, NETWORK or TIMEOUT'],
   ['ws2kafka_errors_total', 'Problems by ws2kafka error code (docs/errors.md): dead letters, held topics, spool write errors, frame handler errors'],
   ['ws2kafka_topic_events_produced_total', 'Events acknowledged by Kafka, label topic (control records, dead letters and gaps, not counted)'],
+  ...PER_FEED.map(([name, , help]): [string, string] => [name, help]),
 ];
 
 export function metricsRegistry(m: BridgeMetrics): Registry {
@@ -85,6 +102,29 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
   labelled(LABELLED[0]![0], LABELLED[0]![1], 'code', m.produceErrorCodes);
   labelled(LABELLED[1]![0], LABELLED[1]![1], 'code', m.errorCodes);
   labelled(LABELLED[2]![0], LABELLED[2]![1], 'topic', m.producedByTopic);
+  for (const [name, field, help] of PER_FEED) {
+    new Counter({
+      name,
+      help,
+      labelNames: ['feed'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const f of m.feeds) this.inc({ feed: f.name }, f[field]);
+      },
+    });
+  }
+  new Gauge({
+    name: 'ws2kafka_feed_streaming',
+    help: GAUGES[6]![1],
+    labelNames: ['feed'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const f of m.feeds) this.set({ feed: f.name }, f.state() === 'streaming' ? 1 : 0);
+    },
+  });
+  new Gauge({ name: 'ws2kafka_ha_active', help: GAUGES[7]![1], registers: [registry], collect() { this.set(m.haActive); } });
   new Gauge({ name: 'ws2kafka_oldest_unacked_age_seconds', help: GAUGES[3]![1], registers: [registry], collect() { this.set(m.oldestUnackedMs() / 1000); } });
   new Gauge({
     name: 'ws2kafka_ack_latency_seconds',

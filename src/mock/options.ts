@@ -14,6 +14,11 @@ export interface MockOptions {
   authTimeoutMs: number;
   /** Per key; 0: unlimited. */
   maxConnections: number;
+  /**
+   * With maxConnections: a connection over the limit evicts the oldest of its key (which gets
+   * max_connections and is closed, as the issue reports of Polygon) instead of being refused.
+   */
+  evictOldest: boolean;
   /** Synthetic: events/s. Replay: frames/s. */
   rate: number;
   /** Events per frame at most (synthetic). */
@@ -46,6 +51,7 @@ export const MOCK_DEFAULTS: Omit<MockOptions, 'logger'> = {
   apiKeys: [],
   authTimeoutMs: 10_000,
   maxConnections: 0,
+  evictOldest: false,
   rate: 1000,
   batch: 100,
   symbols: 500,

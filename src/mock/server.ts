@@ -11,6 +11,7 @@
 //   MockServer.statsUrl   'http://127.0.0.1:PORT/stats'
 //   MockServer.stats(detail = false): MockStats   the same object as GET /stats[?detail=1]
 //   MockServer.stopped    resolves when the timeline has stopped (--events, --duration, replay end)
+//   MockServer.stopTimeline()  stops sending now (connections stay open), as --events would
 //   MockServer.close()    stops the timeline, closes every connection and the port
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FeedServer, silentLogger, type FeedClient } from '../feed/server.ts';
@@ -30,6 +31,8 @@ export interface MockServer {
   statsUrl: string;
   stats(detail?: boolean): MockStats;
   stopped: Promise<void>;
+  /** Stops the timeline now: no more events are sent; connections stay open. */
+  stopTimeline(): void;
   close(): Promise<void>;
 }
 
@@ -95,7 +98,8 @@ class Mock implements MockServer {
       path: o.path,
       apiKeys: o.apiKeys,
       authTimeoutMs: o.authTimeoutMs,
-      maxConnectionsPerKey: o.maxConnections,
+      // --evict-oldest: the mock enforces the limit itself (#evict), the newest connection wins.
+      maxConnectionsPerKey: o.evictOldest ? 0 : o.maxConnections,
       slowConsumerBytes: o.slowConsumerBytes,
       logger: o.logger,
       onConnect: (c) => this.#onConnect(c),
@@ -116,6 +120,11 @@ class Mock implements MockServer {
     this.#onStopped();
     for (const r of this.#recipients.values()) if (r.disconnectTimer !== undefined) clearTimeout(r.disconnectTimer);
     await this.#feed.close();
+  }
+
+  stopTimeline(): void {
+    this.#pacer.stop();
+    this.#onStopped();
   }
 
   stats(detail = false): MockStats {
@@ -195,6 +204,7 @@ class Mock implements MockServer {
   }
 
   #onSubscriptions(c: FeedClient): void {
+    if (this.#o.evictOldest && this.#o.maxConnections > 0 && c.receiving) this.#evict(c);
     if (this.#startedAt !== undefined || !c.receiving) return;
     this.#startedAt = Date.now();
     this.#o.logger.info({ conn: c.id, rate: this.#o.rate }, 'timeline started');
@@ -203,6 +213,21 @@ class Mock implements MockServer {
       this.#durationTimer.unref();
     }
     this.#pacer.start();
+  }
+
+  /**
+   * --evict-oldest: once `c` receives (authenticated and subscribed), the oldest other connections
+   * of its key over --max-connections get max_connections and are closed.
+   */
+  #evict(c: FeedClient): void {
+    const key = c.key;
+    if (key === undefined) return;
+    const same = [...this.#feed.clients()].filter((x) => x !== c && x.key === key && x.state === 'authenticated').sort((a, b) => a.id - b.id);
+    const over = same.length + 1 - this.#o.maxConnections;
+    for (const old of same.slice(0, Math.max(0, over))) {
+      this.#o.logger.warn({ conn: old.id, by: c.id, limit: this.#o.maxConnections }, 'max connections for this key: evicting the oldest');
+      old.disconnect(Status.maxConnections, StatusMessages.maxConnections, `max_connections (evicted by connection ${c.id})`);
+    }
   }
 
   #onClose(c: FeedClient): void {

@@ -119,10 +119,11 @@ export class PolygonSource {
 
   /**
    * Stops reading and closes the connection. A chosen stop is no gap; but a window still open
-   * (disconnected, not yet resumed) is reported now, with `resumed_connection_id: null`.
+   * (disconnected, not yet resumed) is reported now, with `resumed_connection_id: null` and
+   * `why` in its reason.
    */
-  stop(): void {
-    if (this.#openGap && !this.#stopped) this.#closeGap(null, '; not resumed: the bridge stopped');
+  stop(why = 'the bridge stopped'): void {
+    if (this.#openGap && !this.#stopped) this.#closeGap(null, `; not resumed: ${why}`);
     this.#stopped = true;
     this.#state = SourceStates.STOPPED;
     this.#clearTimers();

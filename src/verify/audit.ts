@@ -38,6 +38,11 @@ export interface AuditOptions {
   timeoutMs?: number;
   /** The bridge's gap topic: the tails of connections that ended inside a gap are `cut`, not lost. */
   gapTopic?: string;
+  /**
+   * Of a gap topic several feeds share, only the records of this feed (by their `feed` field; a
+   * record without one, from a bridge before feeds, counts for any).
+   */
+  gapFeed?: string;
   /** Progress lines (settling, reading). */
   log?: (line: string) => void;
   /**
@@ -270,6 +275,7 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
           gaps.records++;
           const w = parseGapRecord(rec.value);
           if (w === undefined) gaps.unreadable++;
+          else if (o.gapFeed !== undefined && w.feed !== undefined && w.feed !== o.gapFeed) gaps.records--;
           else windows?.push(w);
         },
       });

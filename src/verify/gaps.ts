@@ -14,6 +14,8 @@ export const GAP_TOLERANCE_MS = 1000;
 export interface GapWindow {
   from: number;
   to: number;
+  /** The feed the record names (bridges with several feeds); undefined in older records. */
+  feed?: string;
 }
 
 /** What one mock connection was written: bit (q - base) of `bits` (LSB first) set = q was sent. */
@@ -55,7 +57,7 @@ export function parseGapRecord(value: Buffer | undefined): GapWindow | undefined
   const { from, to } = g;
   if (g['type'] !== 'gap' || typeof from !== 'number' || typeof to !== 'number') return undefined;
   if (!Number.isFinite(from) || !Number.isFinite(to) || from > to) return undefined;
-  return { from, to };
+  return typeof g['feed'] === 'string' ? { from, to, feed: g['feed'] } : { from, to };
 }
 
 /** Whether a connection that closed at `closedAt` ended inside one of the windows. */

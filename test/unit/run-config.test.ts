@@ -94,3 +94,75 @@ test('--timestamp: receive by default, or event', async () => {
   assert.equal((await loadRunConfig({}, { TIMESTAMP: 'event' })).timestamp, 'event');
   await assert.rejects(loadRunConfig({ timestamp: 'now' }, {}), /--timestamp 'now' is not valid: expected one of receive, event/);
 });
+
+test('feeds: a list in the config file, each with its own url, key, subscriptions, topics and control topics; the rest from the top level', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ws2kafka-config-'));
+  const keyFile = join(dir, 'crypto-key');
+  await writeFile(keyFile, 'crypto-secret\n');
+  const file = join(dir, 'feeds.yaml');
+  await writeFile(
+    file,
+    [
+      'api-key: shared-secret',
+      'subscribe: T.*',
+      'dead-letter-topic: dead-shared',
+      'topics:',
+      '  T: all-trades',
+      'feeds:',
+      '  - name: stocks',
+      '    url: wss://socket.polygon.io/stocks',
+      '    subscribe: T.*,AM.*',
+      '  - name: crypto',
+      '    url: wss://socket.polygon.io/crypto',
+      '    api-key-file: ' + keyFile,
+      '    subscribe: [XT.*, XA.*]',
+      '    topics: { XT: crypto-trades-x }',
+      '    gap-topic: gaps-crypto',
+      '    dead-letter-topic: dead-crypto',
+      '',
+    ].join('\n'),
+  );
+  const c = await loadRunConfig({ config: file, 'gap-topic': 'gaps-flag' }, {});
+  assert.equal(c.url, undefined);
+  assert.deepEqual(
+    c.feeds?.map((f) => [f.name, f.url, f.apiKey, f.subscribe, f.topics['T'], f.topics['XT'], f.topics['AM'], f.deadLetterTopic, f.gapTopic, f.unknownTopic]),
+    [
+      ['stocks', 'wss://socket.polygon.io/stocks', 'shared-secret', 'T.*,AM.*', 'all-trades', 'crypto-trades', 'aggregates', 'dead-shared', 'gaps-flag', 'ws2kafka-unknown'],
+      ['crypto', 'wss://socket.polygon.io/crypto', 'crypto-secret', 'XT.*,XA.*', 'all-trades', 'crypto-trades-x', 'aggregates', 'dead-crypto', 'gaps-crypto', 'ws2kafka-unknown'],
+    ],
+  );
+  // Without a list: no feeds (the flags describe one feed, as before).
+  assert.equal((await loadRunConfig({ url: 'ws://127.0.0.1:1/x' }, {})).feeds, undefined);
+  // JSON works too.
+  const json = join(dir, 'feeds.json');
+  await writeFile(json, JSON.stringify({ feeds: [{ name: 'a', url: 'ws://127.0.0.1:1/a', topics: 'T=ta' }] }));
+  assert.deepEqual((await loadRunConfig({ config: json }, { SUBSCRIBE: 'Q.*' })).feeds?.map((f) => [f.name, f.subscribe, f.topics['T']]), [['a', 'Q.*', 'ta']]);
+});
+
+test('feeds: a mistake names the file, the feed and the key; a URL beside the list or --demo is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ws2kafka-config-'));
+  const write = async (name: string, feeds: unknown, extra: Record<string, unknown> = {}) => {
+    const file = join(dir, name);
+    await writeFile(file, JSON.stringify({ ...extra, feeds }));
+    return file;
+  };
+  const ok = { name: 'a', url: 'ws://127.0.0.1:1/a' };
+  await assert.rejects(loadRunConfig({ config: await write('empty.json', []) }, {}), /feeds must be a non-empty list/);
+  await assert.rejects(loadRunConfig({ config: await write('noname.json', [{ url: 'ws://x/' }]) }, {}), /feeds\[0\]\.name '' is not valid: expected a name of letters/);
+  await assert.rejects(loadRunConfig({ config: await write('badname.json', [{ ...ok, name: 'a b' }]) }, {}), /feeds\[0\]\.name 'a b' is not valid/);
+  await assert.rejects(loadRunConfig({ config: await write('twice.json', [ok, ok]) }, {}), /feeds\[1\]\.name 'a' is given to two feeds/);
+  await assert.rejects(loadRunConfig({ config: await write('nourl.json', [{ name: 'a' }]) }, {}), /feed 'a' has no url/);
+  await assert.rejects(loadRunConfig({ config: await write('http.json', [{ name: 'a', url: 'http://x/?apiKey=hunter2' }]) }, {}), (err: Error) => /feed 'a' url '.*' is not valid: expected a ws:\/\/ or wss:\/\/ URL/.test(err.message) && !err.message.includes('hunter2'));
+  await assert.rejects(loadRunConfig({ config: await write('unknown.json', [{ ...ok, urll: 'x' }]) }, {}), /feeds\[0\]: unknown key 'urll'; a feed's keys are: name, url, api-key/);
+  await assert.rejects(loadRunConfig({ config: await write('topic.json', [{ ...ok, 'gap-topic': 'a b' }]) }, {}), /feed 'a' gap-topic 'a b' is not valid: expected a Kafka topic name/);
+  await assert.rejects(loadRunConfig({ config: await write('map.json', [{ ...ok, topics: 'T:x' }]) }, {}), /feed 'a' topics 'T:x' is not valid: expected EV=TOPIC pairs/);
+  await assert.rejects(loadRunConfig({ config: await write('keys.json', [{ ...ok, 'api-key': 'k', 'api-key-file': '/k' }]) }, {}), /feed 'a': api-key and api-key-file are both given/);
+  await assert.rejects(loadRunConfig({ config: await write('nokey.json', [{ ...ok, 'api-key-file': join(dir, 'absent') }]) }, {}), /feed 'a': api-key-file '.*absent' cannot be read \(ENOENT\)/);
+  await assert.rejects(loadRunConfig({ config: await write('ca.json', [{ ...ok, ca: '/ca.pem' }]) }, {}), /feed 'a': ca '\/ca.pem' is for a wss:\/\/ feed/);
+  await assert.rejects(loadRunConfig({ config: await write('notobj.json', ['ws://x/']) }, {}), /feeds\[0\] is not valid: expected an object with name, url/);
+  const listed = await write('listed.json', [ok]);
+  await assert.rejects(loadRunConfig({ config: listed, url: 'ws://127.0.0.1:1/b' }, {}), /lists feeds, and --url gives one more/);
+  await assert.rejects(loadRunConfig({ config: listed }, { WEBSOCKET_URL: 'ws://127.0.0.1:1/b' }), /lists feeds, and WEBSOCKET_URL gives one more/);
+  await assert.rejects(loadRunConfig({ config: await write('both.json', [ok], { url: 'ws://127.0.0.1:1/b' }) }, {}), /lists feeds, and url in the file gives one more/);
+  await assert.rejects(loadRunConfig({ config: listed, demo: true }, {}), /--demo \(the built-in mock feed\) cannot be added/);
+});
