@@ -65,7 +65,22 @@ export interface Part {
   holdCode: number | undefined;
   /** The next sequence number to give. */
   nextSeq: number;
+  /**
+   * Kafka has acknowledged a batch of this partition under the current producer id. Until then one
+   * batch at a time: a broker with no state for the producer accepts a first batch with any
+   * sequence, so a later batch overtaking a failed first one would be written before it.
+   */
+  confirmed: boolean;
+  /** When Kafka last acknowledged a batch of it (Date.now()): after CONFIRMED_FOR_MS, unconfirmed again. */
+  ackedAt: number;
 }
+
+/**
+ * How long an acknowledgement keeps a partition confirmed. Kafka forgets an idle producer's state
+ * after producer.id.expiration.ms (1 day by default); an hour keeps well inside it, so a partition
+ * idle for longer (a weekend) starts again with one batch at a time.
+ */
+export const CONFIRMED_FOR_MS = 3_600_000;
 
 /** A leader broker's lane: its requests in flight and how it fares (for /status). */
 export interface Lane {
@@ -109,7 +124,7 @@ export interface BrokerState {
 }
 
 export function newPart(topic: string, partition: number, nextSeq: number): Part {
-  return { tp: `${topic}\0${partition}`, topic, partition, pieces: [], inflight: 0, recovering: false, readyAt: 0, backoffMs: 0, fixes: [], holdCode: undefined, nextSeq };
+  return { tp: `${topic}\0${partition}`, topic, partition, pieces: [], inflight: 0, recovering: false, readyAt: 0, backoffMs: 0, fixes: [], holdCode: undefined, nextSeq, confirmed: false, ackedAt: 0 };
 }
 
 export function newLane(broker: number): Lane {
@@ -118,7 +133,8 @@ export function newLane(broker: number): Lane {
 
 /** The next piece of a partition to put on the wire, if it may send one now. */
 export function nextToSend(part: Part, maxInflight: number, now: number): Piece | undefined {
-  if (part.recovering || part.inflight >= maxInflight || part.readyAt > now) return undefined;
+  const confirmed = part.confirmed && now - part.ackedAt < CONFIRMED_FOR_MS;
+  if (part.recovering || part.inflight >= (confirmed ? maxInflight : 1) || part.readyAt > now) return undefined;
   for (const p of part.pieces) if (!p.sent) return p;
   return undefined;
 }

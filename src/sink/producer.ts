@@ -577,6 +577,8 @@ export class BatchProducer {
         case ProduceActions.OK:
           ok = true;
           settle(piece, PIECE_DONE);
+          part.confirmed = true;
+          part.ackedAt = Date.now();
           if (part.pieces.length === 0 || !part.recovering) part.backoffMs = 0;
           break;
         case ProduceActions.HOLD:
@@ -797,6 +799,7 @@ export class BatchProducer {
           resent += p.to - p.from;
         }
         part.nextSeq = seq;
+        part.confirmed = false;
         part.recovering = false;
         part.fixes.length = 0;
       }

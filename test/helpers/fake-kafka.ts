@@ -4,7 +4,9 @@
 // It decodes every record batch it receives (lengths, magic, CRC32C, each record) and checks
 // sequences as Kafka's idempotence does, per producer id and partition: the next expected sequence
 // is written to the partition's log, a batch it already wrote is answered DUPLICATE_SEQUENCE_NUMBER
-// (46), a gap OUT_OF_ORDER_SEQUENCE_NUMBER (45); a batch over the topic's max.message.bytes is
+// (46), a gap OUT_OF_ORDER_SEQUENCE_NUMBER (45); with no state for the producer id on the partition
+// yet, the first batch is written whatever its sequence (Kafka's ProducerStateManager checks none
+// when it has no producer epoch recorded), and the sequence after it is expected next; a batch over the topic's max.message.bytes is
 // answered MESSAGE_TOO_LARGE (10), a batch sent to a broker that does not lead the partition
 // NOT_LEADER_OR_FOLLOWER (6, naming the leader when `hints` is on, KIP-951). Faults are scripted
 // per partition (one code per batch received, before or after it is written), per topic, per
@@ -12,7 +14,9 @@
 // or down); the metadata can be slow, stale or failing. Anything a real broker would reject that no
 // test scripted (a bad batch, a sequence gap that no batch sent before covers, a sequence reused
 // for other bytes, two batches of one partition in one request, more than 5 batches of a partition
-// in flight) is a violation, and every test ends by asserting there were none.
+// in flight) is a violation, and so is a first batch written with a sequence other than 0 (Kafka
+// takes it, but a producer that starts every partition at 0 sent it ahead of an earlier one: the
+// records land out of order); every test ends by asserting there were none.
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { crc32c, Reader, readRecordsBatch } from '@platformatic/kafka';
 import type { PartitionResponse, ProduceResponse, ProducerClient, TopicsMetadata } from '../../src/sink/kafka-client.ts';
@@ -123,6 +127,8 @@ export interface Received {
   answer: number | null;
   /** Metadata requests answered when it arrived. */
   metadataAnswered: number;
+  /** Batches of its partition in flight when it arrived, itself included. */
+  inflight: number;
 }
 
 /** A code for the next batch of a partition: answered instead of writing it, or `{ written }`: written, then answered that code. */
@@ -293,7 +299,7 @@ export class FakeKafka implements ProducerClient {
       if (seen.has(b.tp)) this.violations.push(`call ${call}: two batches for ${b.tp} in one request`);
       seen.add(b.tp);
     }
-    this.#enter(call, broker, arrived);
+    const tpInflight = this.#enter(call, broker, arrived);
     try {
       const down = this.#down.get(broker);
       if (down === 'hang') await new Promise<never>((_, reject) => this.#hung.set(broker, [...(this.#hung.get(broker) ?? []), reject]));
@@ -306,8 +312,8 @@ export class FakeKafka implements ProducerClient {
       }
       const fault = this.#network.get(broker)?.shift() ?? null;
       const responses = new Map<string, PartitionResponse[]>();
-      for (const b of arrived) {
-        const answer = this.#receive(call, broker, b.topic, b.partition, b.bytes, fault === 'request');
+      for (const [i, b] of arrived.entries()) {
+        const answer = this.#receive(call, broker, b.topic, b.partition, b.bytes, fault === 'request', tpInflight[i]!);
         let list = responses.get(b.topic);
         if (list === undefined) responses.set(b.topic, (list = []));
         list.push(answer);
@@ -323,7 +329,9 @@ export class FakeKafka implements ProducerClient {
     return Promise.resolve();
   }
 
-  #enter(call: number, broker: number, arrived: ReadonlyArray<{ tp: string; bytes: Buffer }>): void {
+  /** Counts the request and its batches in flight; returns each batch's partition's count. */
+  #enter(call: number, broker: number, arrived: ReadonlyArray<{ tp: string; bytes: Buffer }>): number[] {
+    const counts: number[] = [];
     const now = (this.inflight.get(broker) ?? 0) + 1;
     this.inflight.set(broker, now);
     this.maxInflight.set(broker, Math.max(now, this.maxInflight.get(broker) ?? 0));
@@ -337,7 +345,9 @@ export class FakeKafka implements ProducerClient {
       this.tpInflight.set(tp, n);
       this.tpMaxInflight.set(tp, Math.max(n, this.tpMaxInflight.get(tp) ?? 0));
       if (n > KAFKA_MAX_INFLIGHT) this.violations.push(`call ${call}: ${n} batches of ${tp} in flight (Kafka de-duplicates within ${KAFKA_MAX_INFLIGHT})`);
+      counts.push(n);
     }
+    return counts;
   }
 
   #leave(broker: number, arrived: ReadonlyArray<{ tp: string }>): void {
@@ -345,7 +355,7 @@ export class FakeKafka implements ProducerClient {
     for (const { tp } of arrived) this.tpInflight.set(tp, this.tpInflight.get(tp)! - 1);
   }
 
-  #receive(call: number, broker: number, topic: string, partition: number, bytes: Buffer, lost: boolean): PartitionAnswer {
+  #receive(call: number, broker: number, topic: string, partition: number, bytes: Buffer, lost: boolean, inflight: number): PartitionAnswer {
     const tp = tpOf(topic, partition);
     let batch: DecodedBatch;
     try {
@@ -354,7 +364,7 @@ export class FakeKafka implements ProducerClient {
       this.violations.push(`${tp}: ${(err as Error).message}`);
       return { index: partition, errorCode: 2 }; // CORRUPT_MESSAGE
     }
-    const r: Received = { call, broker, bytes, producerId: batch.producerId, baseSequence: batch.baseSequence, count: batch.records.length, answer: null, metadataAnswered: this.metadataAnswered };
+    const r: Received = { call, broker, bytes, producerId: batch.producerId, baseSequence: batch.baseSequence, count: batch.records.length, answer: null, metadataAnswered: this.metadataAnswered, inflight };
     const list = this.received.get(tp);
     if (list === undefined) this.received.set(tp, [r]);
     else list.push(r);
@@ -384,10 +394,14 @@ export class FakeKafka implements ProducerClient {
       const code = this.poison.get(rec.value?.toString() ?? '');
       if (code !== undefined) return code;
     }
-    // Idempotence, per producer id and partition.
+    // Idempotence, per producer id and partition. No state for the producer id yet: Kafka writes
+    // the batch whatever its sequence, and expects the one after it next.
     const key = `${batch.producerId}/${tp}`;
     let seq = this.#sequences.get(key);
-    if (seq === undefined) this.#sequences.set(key, (seq = { next: 0, written: new Map() }));
+    if (seq === undefined) {
+      this.#sequences.set(key, (seq = { next: batch.baseSequence, written: new Map() }));
+      if (batch.baseSequence !== 0) this.violations.push(`${tp}: producer ${batch.producerId}'s first batch written has sequence ${batch.baseSequence}: Kafka, with no state for the producer, took it ahead of sequences 0..${batch.baseSequence - 1}`);
+    }
     if (batch.baseSequence === seq.next) {
       seq.written.set(batch.baseSequence, bytes);
       seq.next += batch.records.length;

@@ -5,24 +5,37 @@
 // partition without a leader holding back only its own partitions; a broker that hangs counted slow
 // after LANE_SLOW_MS, the others fed meanwhile; a leader named by the broker that lost it (KIP-951)
 // used at once; wantsMore(); brokers() (slow, idle). Every test ends with the broker's logs exact.
+// A partition pipelines only once Kafka has acknowledged a batch of it (lanes.ts Part.confirmed):
+// the tests that build a pipeline first deliver one submit to each partition involved (confirm()).
+// What happens before that is tested in producer-first-batch.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { LANE_SLOW_MS } from '../../src/sink/lanes.ts';
 import { partitionOf } from '../../src/sink/record-batch.ts';
 import { FakeKafka, HEADER_BYTES, tpOf } from '../helpers/fake-kafka.ts';
-import { assertLogs, assertResentAsIs, Expected, indicesOf, interleave, keysOn, NOTHING, producerFor, records, waitFor, watch } from '../helpers/producer-run.ts';
+import { assertLogs, assertResentAsIs, Expected, indicesOf, interleave, keysOn, NOTHING, producerFor, records, waitFor, watch, type Run } from '../helpers/producer-run.ts';
+
+/** One submit of n records for each of these partitions, acknowledged: Kafka has the producer's state there, the producer may pipeline. */
+async function confirm(run: Run, fake: FakeKafka, expected: Expected, topic: string, partitions: number[], n = 4): Promise<void> {
+  const count = fake.leaders.get(topic)!.length;
+  const m = interleave(...partitions.map((p) => records(topic, n, keysOn(count, p))));
+  assert.deepEqual(await run.producer.submit(m), NOTHING);
+  expected.acked(m);
+}
 
 test('pipelining: several submits outstanding, up to maxInflight requests in flight to a broker, records in order, none twice', async (t) => {
   for (const maxInflight of [5, 3, 1]) {
     await t.test(`maxInflight ${maxInflight}`, async (st) => {
       // trades[0] and trades[2] on broker 1, paused at first, then slow; trades[1] and quotes on broker 2.
       const fake = new FakeKafka().topic('trades', [1, 2, 1]).topic('quotes', [2]);
-      fake.pause(1);
-      fake.delay(1, 5);
       const run = await producerFor(st, fake, { maxInflight });
       const { producer } = run;
       const expected = new Expected(fake);
+      await confirm(run, fake, expected, 'trades', [0, 1, 2], 1);
+      await confirm(run, fake, expected, 'quotes', [0], 1);
+      fake.pause(1);
+      fake.delay(1, 5);
       const submits = Array.from({ length: 12 }, () => interleave(records('trades', 9), records('quotes', 3)));
       const outcomes = submits.map((m) => watch(producer.submit(m)));
       for (const m of submits) expected.acked(m);
@@ -40,7 +53,7 @@ test('pipelining: several submits outstanding, up to maxInflight requests in fli
       for (const [topic, leaders] of fake.leaders) {
         leaders.forEach((_, p) => {
           const sent = fake.sent(topic, p);
-          assert.equal(sent.length, 12, `${tpOf(topic, p)}: one batch per submit, each sent once`);
+          assert.equal(sent.length, 13, `${tpOf(topic, p)}: the first batch, then one per submit, each sent once`);
           assert.ok(sent.every((r) => r.answer === 0));
         });
       }
@@ -53,7 +66,8 @@ test('pipelining: several submits outstanding, up to maxInflight requests in fli
 });
 
 test('a batch failing in the middle of a pipeline: it and the batches behind it are resent in order, same sequences, same producer id', async (t) => {
-  // One partition on broker 1, 7 submits of 4 records: batches 1..5 in flight at once, the 6th
+  // One partition on broker 1, a batch of 4 records acknowledged (sequences 0..3), then 7 submits
+  // of 4 records (sequences 4..31): batches 1..5 in flight at once, the 6th
   // sent as the 1st is acknowledged, the 7th waiting; the 2nd fails. Kafka answers the ones
   // behind it OUT_OF_ORDER_SEQUENCE_NUMBER when it did not write it, and writes them when it did
   // (only the answer was lost, or it was an error after the write): then the 7th must keep its
@@ -71,6 +85,7 @@ test('a batch failing in the middle of a pipeline: it and the batches behind it 
       const fake = new FakeKafka().topic('trades', [1]);
       const run = await producerFor(st, fake);
       const expected = new Expected(fake);
+      await confirm(run, fake, expected, 'trades', [0]);
       fake.script('trades', 0, ...v.script);
       fake.failNetwork(1, ...v.network);
       fake.pause(1);
@@ -80,7 +95,7 @@ test('a batch failing in the middle of a pipeline: it and the batches behind it 
       await waitFor('5 batches in flight', () => fake.tpInflight.get('trades[0]') === 5);
       fake.resume(1);
       for (const o of await Promise.all(outcomes)) assert.deepEqual(o, NOTHING);
-      const sent = fake.sent('trades', 0);
+      const sent = fake.sent('trades', 0).slice(1);
       assert.deepEqual(sent.map((r) => r.answer), v.answers);
       assert.deepEqual(new Set(run.failures.flatMap((f) => f.codes)), new Set(v.codes));
       assertResentAsIs(fake, 'trades', 0);
@@ -89,11 +104,12 @@ test('a batch failing in the middle of a pipeline: it and the batches behind it 
         const renewed = sent.slice(6);
         assert.ok(renewed.every((r) => r.producerId !== sent[0]!.producerId));
         assert.deepEqual(renewed.map((r) => r.baseSequence), [0, 4, 8, 12, 16, 20], 'the 2nd to 7th batches under the new id, from 0');
+        assert.deepEqual(renewed.slice(0, 2).map((r) => r.inflight), [1, 1], 'under the new id, one batch in flight until Kafka acknowledges one');
         renewed.slice(0, 5).forEach((r, i) => assert.ok(r.bytes.subarray(HEADER_BYTES).equals(sent[i + 1]!.bytes.subarray(HEADER_BYTES)), 'the same records'));
       } else {
         assert.equal(fake.producerIds, 1, 'no new producer id');
         assert.ok(sent.every((r) => r.producerId === sent[0]!.producerId));
-        assert.deepEqual([...new Set(sent.map((r) => r.baseSequence))], [0, 4, 8, 12, 16, 20, 24], 'each batch keeps its sequence');
+        assert.deepEqual([...new Set(sent.map((r) => r.baseSequence))], [4, 8, 12, 16, 20, 24, 28], 'each batch keeps its sequence');
       }
       const next = records('trades', 4, ['AAPL']);
       assert.deepEqual(await run.producer.submit(next), NOTHING);
@@ -109,6 +125,8 @@ test("a partition's leader moves under its pipeline: batches sent to the new lea
   const { producer } = run;
   const expected = new Expected(fake);
   const [on1, on2] = [keysOn(2, 0), keysOn(2, 1)];
+  await confirm(run, fake, expected, 'trades', [0, 1]); // trades[0]: sequences 0..3
+  const sent0 = () => fake.sent('trades', 0).slice(1);
   fake.pause(1);
   const first = Array.from({ length: 3 }, () => records('trades', 4, on1));
   const outcomes = first.map((m) => producer.submit(m));
@@ -125,14 +143,14 @@ test("a partition's leader moves under its pipeline: batches sent to the new lea
   const later = Array.from({ length: 4 }, () => records('trades', 4, on1));
   outcomes.push(...later.map((m) => producer.submit(m)));
   for (const m of later) expected.acked(m);
-  await waitFor('two later batches answered by broker 2', () => fake.sent('trades', 0).length === 2);
+  await waitFor('two later batches answered by broker 2', () => sent0().length === 2);
   await sleep(20);
-  assert.deepEqual(fake.sent('trades', 0).map((r) => [r.broker, r.baseSequence, r.answer]), [[2, 12, 45], [2, 16, 45]], 'ahead of the first three: out of order; the other two wait');
+  assert.deepEqual(sent0().map((r) => [r.broker, r.baseSequence, r.answer]), [[2, 16, 45], [2, 20, 45]], 'ahead of the first three: out of order; the other two wait');
   fake.resume(1);
   for (const o of await Promise.all(outcomes)) assert.deepEqual(o, NOTHING);
   assert.deepEqual(
-    fake.sent('trades', 0).slice(2).map((r) => [r.broker, r.baseSequence, r.answer]),
-    [[1, 0, 6], [1, 4, 6], [1, 8, 6], [2, 0, 0], [2, 4, 0], [2, 8, 0], [2, 12, 0], [2, 16, 0], [2, 20, 0], [2, 24, 0]],
+    sent0().slice(2).map((r) => [r.broker, r.baseSequence, r.answer]),
+    [[1, 4, 6], [1, 8, 6], [1, 12, 6], [2, 4, 0], [2, 8, 0], [2, 12, 0], [2, 16, 0], [2, 20, 0], [2, 24, 0], [2, 28, 0]],
     'the old leader refuses the first three; all seven go to the new one, in order',
   );
   assert.equal(fake.tpMaxInflight.get('trades[0]'), 5);
@@ -294,6 +312,8 @@ test('wantsMore: false while a healthy partition has batches not on the wire, tr
   const expected = new Expected(fake);
   const [on1, on2] = [keysOn(2, 0), keysOn(2, 1)];
   assert.equal(producer.wantsMore(), true, 'idle');
+  await confirm(run, fake, expected, 'trades', [0, 1]);
+  assert.equal(producer.wantsMore(), true, 'idle again');
 
   fake.pause(1);
   const first = Array.from({ length: 5 }, () => records('trades', 4, on1));
@@ -481,6 +501,7 @@ test("a partition's leader moves off a broker that hangs, its 5 batches in fligh
   const { producer } = run;
   const expected = new Expected(fake);
   const [on1, on2] = [keysOn(2, 0), keysOn(2, 1)];
+  await confirm(run, fake, expected, 'trades', [0, 1]);
   fake.pause(2);
   const stuck = Array.from({ length: 7 }, () => records('trades', 4, on2));
   const outcomes = stuck.map((m) => watch(producer.submit(m)));
@@ -507,8 +528,8 @@ test("a partition's leader moves off a broker that hangs, its 5 batches in fligh
   for (const o of await Promise.all(outcomes.map((o) => o.promise))) assert.deepEqual(o, NOTHING);
   assert.deepEqual(
     fake.sent('trades', 1).map((r) => [r.broker, r.answer]),
-    [...Array.from({ length: 5 }, () => [2, 6]), ...Array.from({ length: 7 }, () => [1, 0])],
-    'the old leader refuses its 5; all 7 go to the new one, in order',
+    [[2, 0], ...Array.from({ length: 5 }, () => [2, 6]), ...Array.from({ length: 7 }, () => [1, 0])],
+    'the first batch acknowledged; the old leader refuses the next 5; all 7 go to the new one, in order',
   );
   assert.equal(fake.producerIds, 1);
   assertResentAsIs(fake, 'trades', 1);
