@@ -12,6 +12,7 @@ import { processAlive } from '../cli/process-alive.ts';
 import { Ws2kError } from '../errors.ts';
 import { kafkaArtifacts } from './artifacts.ts';
 import { brokerStatus, newClusterId, startBroker, stopBroker, type BrokerOptions, type BrokerStatus } from './broker.ts';
+import type { RemoteListener } from './listeners.ts';
 import { probeMetadata } from './probe.ts';
 
 /** The most nodes `kafka start --brokers N` runs: every node is also a controller voter. */
@@ -39,6 +40,12 @@ export interface ClusterOptions {
   /** Fetch the newest Kafka 4.x even when one is cached. */
   update?: boolean;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Node `id` (client port `port`) also gets this REMOTE listener (listeners.ts): a PLAINTEXT listener
+   * that advertises another address, e.g. a relay's, while the nodes replicate over their own PLAINTEXT
+   * listeners directly (tests that cut the path from a client to one broker). None when absent or undefined.
+   */
+  remote?: (node: { id: number; port: number }) => RemoteListener | undefined;
 }
 
 /** What cluster.json records: fixed when the cluster directory is first made. */
@@ -120,10 +127,11 @@ export function clusterRecord(basePort: number, nodes: number, clusterId: string
 }
 
 /** The broker.ts options of one node of the cluster. */
-function nodeOptions(home: string, r: ClusterRecord, id: number, co: Pick<ClusterOptions, 'artifactsHome' | 'log'>): BrokerOptions {
+function nodeOptions(home: string, r: ClusterRecord, id: number, co: Pick<ClusterOptions, 'artifactsHome' | 'log' | 'remote'>): BrokerOptions {
   const n = r.nodes.find((x) => x.id === id);
   if (n === undefined) throw new Error(`no node ${id} in the cluster at ${r.basePort}`);
   const log = co.log ?? (() => {});
+  const remote = co.remote?.({ id, port: n.port });
   return {
     home,
     host: r.host,
@@ -140,6 +148,7 @@ function nodeOptions(home: string, r: ClusterRecord, id: number, co: Pick<Cluste
       minInsync: r.minInsync,
     },
     ...(co.artifactsHome !== undefined ? { artifactsHome: co.artifactsHome } : {}),
+    ...(remote !== undefined ? { remote } : {}),
   };
 }
 

@@ -79,8 +79,10 @@ export interface SinkOptions {
 interface Taken {
   n: number;
   from: 'memory' | 'spool' | 'held';
-  /** Receive times (performance.now() ms, or a negative tag for control records). */
+  /** Receive times (performance.now() ms, or a negative tag for control records), for latency. */
   times: Float64Array;
+  /** Receive times as wall-clock ms (a spooled record's from the run that read it); -1 for control records. */
+  received: Float64Array;
   messages: readonly SendRecord[];
   /** 1 for each record Kafka has acknowledged (filled by the producer as answers come). */
   acked: Uint8Array;
@@ -486,7 +488,9 @@ export class KafkaSink {
       }
       if (this.queue.size === this.queue.taken || this.queue.taken >= capacity / 2) break;
       const { records, times } = this.queue.take(this.#o.batchBytes);
-      this.#submit({ n: records.length, from: 'memory', times, messages: records, acked: new Uint8Array(records.length), topic: '', done: false });
+      const received = new Float64Array(times.length);
+      for (let i = 0; i < times.length; i++) received[i] = times[i]! < 0 ? -1 : ORIGIN + times[i]!;
+      this.#submit({ n: records.length, from: 'memory', times, received, messages: records, acked: new Uint8Array(records.length), topic: '', done: false });
     }
     if (this.#out.length === 0 && this.#probe === undefined) this.#idle();
   }
@@ -494,22 +498,21 @@ export class KafkaSink {
   /** A batch of spool (or held) records; their receive times as performance.now() ms or their tag. */
   #fromSpoolRecords(records: SpoolRecord[], from: 'spool' | 'held', topic: string): Taken {
     const times = new Float64Array(records.length);
+    const received = new Float64Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const t = records[i]!.receivedAt;
+      // Latency counts from this run's start at the earliest; the timestamp keeps the real receive time.
       times[i] = t < 0 ? t : Math.max(0, t - ORIGIN);
+      received[i] = t < 0 ? -1 : t;
     }
-    return { n: records.length, from, times, messages: records, acked: new Uint8Array(records.length), topic, done: false };
+    return { n: records.length, from, times, received, messages: records, acked: new Uint8Array(records.length), topic, done: false };
   }
 
   #submit(batch: Taken): void {
     if (batch.from === 'held') this.#probe = batch;
     else this.#out.push(batch);
-    const received = new Float64Array(batch.n);
-    for (let i = 0; i < batch.n; i++) {
-      const t = batch.times[i]!;
-      received[i] = t < 0 ? -1 : ORIGIN + t;
-    }
-    void this.#producer.submit(batch.messages, this.#timestamps(batch.messages, received), batch.from === 'held', batch.acked).then((outcome) => this.#settled(batch, outcome));
+    // A copy: --timestamp event overwrites it with each event's own time.
+    void this.#producer.submit(batch.messages, this.#timestamps(batch.messages, batch.received.slice()), batch.from === 'held', batch.acked).then((outcome) => this.#settled(batch, outcome));
   }
 
   /**
@@ -658,7 +661,7 @@ export class KafkaSink {
     const m = this.#o.metrics;
     const receivedAt = (index: number): number => {
       const t = batch.times[index]!;
-      return t < 0 ? t : ORIGIN + t;
+      return t < 0 ? t : batch.received[index]!;
     };
     for (const r of outcome.refused) {
       const record = batch.messages[r.index]!;
@@ -725,7 +728,7 @@ export class KafkaSink {
     for (const c of new Set(codes)) m.countProduceError(c);
     const now = Date.now();
     if (refused !== undefined) {
-      const detail = classifyKafkaError(err, this.#o.security, this.#o.brokers)?.message ?? `${ErrorCodes[refused].summary} (${err.message})`;
+      const detail = classifyKafkaError(err.cause ?? err, this.#o.security, this.#o.brokers)?.message ?? `${ErrorCodes[refused].summary} (${err.message})`;
       m.countError(refused, detail);
       if (now - this.#lastRefusedConnectionLog > 5000) {
         this.#lastRefusedConnectionLog = now;

@@ -63,8 +63,9 @@ export interface SendOutcome {
 /** A send() that failed as a whole for now; `codes` are Kafka's names (or NETWORK). */
 export class ProduceError extends Error {
   readonly codes: string[];
-  constructor(message: string, codes: string[]) {
-    super(message);
+  /** The client's error, when the whole request (or the metadata read) failed: it says why. */
+  constructor(message: string, codes: string[], cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'ProduceError';
     this.codes = codes;
   }
@@ -275,7 +276,7 @@ export class BatchProducer {
         await this.#ensureReady(chunk.messages, probe);
         break;
       } catch (err) {
-        this.#o.onFailure?.(new ProduceError(`reading metadata: ${(err as Error).message}`, [errorCodeName(err, this.#security)]), -1);
+        this.#o.onFailure?.(new ProduceError(`reading metadata: ${(err as Error).message}`, [errorCodeName(err, this.#security)], err), -1);
         this.#o.onAnswer?.(false);
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -356,7 +357,7 @@ export class BatchProducer {
       return;
     }
     this.#refreshing = this.#readMetadata(this.#wanted([], false))
-      .catch((err: unknown) => this.#o.onFailure?.(new ProduceError(`reading metadata: ${(err as Error).message}`, [errorCodeName(err, this.#security)]), -1))
+      .catch((err: unknown) => this.#o.onFailure?.(new ProduceError(`reading metadata: ${(err as Error).message}`, [errorCodeName(err, this.#security)], err), -1))
       .finally(() => {
         this.#refreshing = undefined;
         if (this.#refreshAgain) {
@@ -647,7 +648,7 @@ export class BatchProducer {
       piece.part.inflight--;
       this.#fail(piece.part);
     }
-    this.#o.onFailure?.(new ProduceError(`broker ${lane.broker}: ${(err as Error).message}`, [code]), lane.broker);
+    this.#o.onFailure?.(new ProduceError(`broker ${lane.broker}: ${(err as Error).message}`, [code], err), lane.broker);
     for (const piece of pieces) if (piece.part.recovering && piece.part.inflight === 0) this.#recover(piece.part);
     this.#refresh();
     this.#pump();
@@ -809,7 +810,7 @@ export class BatchProducer {
         "Kafka lost this producer's state (its id or sequence numbers): resending under a new producer id, so records the broker had already written may appear twice",
       );
     } catch (err) {
-      this.#o.onFailure?.(new ProduceError(`a new producer id: ${(err as Error).message}`, [errorCodeName(err, this.#security)]), -1);
+      this.#o.onFailure?.(new ProduceError(`a new producer id: ${(err as Error).message}`, [errorCodeName(err, this.#security)], err), -1);
       await new Promise((r) => setTimeout(r, this.#o.retryMaxMs ?? RETRY_MAX_MS));
     } finally {
       this.#renewing = false;

@@ -5,125 +5,27 @@
 // partitions flow again soon after their new leaders are elected. Each run audited by verify's
 // audit: nothing lost, duplicated, reordered or corrupted. Each reports how long output stalled.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Admin } from '@platformatic/kafka';
 import { parseMix } from '../../src/mock/options.ts';
 import { startMockServer } from '../../src/mock/server.ts';
 import { audit } from '../../src/verify/audit.ts';
 import { lastMetrics, startBridge, waitFor } from '../helpers/bridge.ts';
 import { freePort } from '../helpers/net.ts';
-import { describeReplicas, leaderCounts, startTestCluster, waitForFullIsr, type PartitionReplicas, type TestCluster } from '../helpers/cluster.ts';
+import { describeReplicas, leaderCounts, startTestCluster, waitForFullIsr, type TestCluster } from '../helpers/cluster.ts';
+import { busyKeys, clusterTopics, growth, longestStall, PARTITIONS, SAMPLE_MS, sampler, type Sample } from '../helpers/offsets.ts';
 
 const RATE = 40_000;
 
 interface StatusDoc {
   kafka: { perBroker: Array<{ broker: number; state: string; partitionsLed: number; inflight: number; lastError: string | null }>; leaderlessPartitions: string[] };
 }
-const PARTITIONS = 6;
-const SAMPLE_MS = 250;
 
 let cluster: TestCluster;
 before(async () => {
   cluster = await startTestCluster(43000);
 }, { timeout: 240_000 });
 after(() => cluster?.destroy(), { timeout: 120_000 });
-
-interface Sample {
-  at: number;
-  /** End offset per "topic/partition" (missing: its leader did not answer). */
-  ends: Map<string, number>;
-  /** Leader per "topic/partition" (from the metadata of the brokers asked). */
-  leaders: Map<string, number>;
-  /** In-sync replicas per "topic/partition". */
-  isr: Map<string, number[]>;
-}
-
-/** Samples end offsets and leaders of the topics every SAMPLE_MS, asking the brokers given. */
-function sampler(bootstrap: () => string[], topics: string[]): { samples: Sample[]; stop: () => Promise<void> } {
-  const samples: Sample[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = Date.now();
-      const admin = new Admin({ clientId: 'ws2kafka-sampler', bootstrapBrokers: bootstrap(), connectTimeout: 500, requestTimeout: 1000, retries: 0 });
-      try {
-        const ends = new Map<string, number>();
-        const leaders = new Map<string, number>();
-        const isr = new Map<string, number[]>();
-        const replicas = await describeReplicas(bootstrap(), topics, 1000).catch(() => [] as PartitionReplicas[]);
-        for (const p of replicas) {
-          leaders.set(`${p.topic}/${p.partition}`, p.leader);
-          isr.set(`${p.topic}/${p.partition}`, p.isr);
-        }
-        await Promise.allSettled(
-          topics.flatMap((name) =>
-            Array.from({ length: PARTITIONS }, async (_, partition) => {
-              const r = await admin.listOffsets({ topics: [{ name, partitions: [{ partitionIndex: partition, timestamp: -1n }] }] });
-              const offset = r[0]?.partitions[0]?.offset;
-              if (offset !== undefined) ends.set(`${name}/${partition}`, Number(offset));
-            }),
-          ),
-        );
-        samples.push({ at: started, ends, leaders, isr });
-      } finally {
-        await admin.close().catch(() => undefined);
-      }
-      await sleep(Math.max(0, SAMPLE_MS - (Date.now() - started)));
-    }
-  })();
-  return {
-    samples,
-    stop: async () => {
-      running = false;
-      await loop;
-    },
-  };
-}
-
-/** Fresh topics on the cluster, and the run flags that select them. */
-function clusterTopics() {
-  const id = randomUUID().slice(0, 8);
-  const t = { trades: `c-trades-${id}`, aggregates: `c-aggregates-${id}`, unknown: `c-unknown-${id}`, deadLetter: `c-dead-${id}`, gaps: `c-gaps-${id}` };
-  return {
-    ...t,
-    routes: { T: t.trades, A: t.aggregates, AM: t.aggregates },
-    flags: ['--topics', `T=${t.trades},A=${t.aggregates},AM=${t.aggregates}`, '--unknown-topic', t.unknown, '--dead-letter-topic', t.deadLetter, '--gap-topic', t.gaps, '--partitions', String(PARTITIONS)],
-  };
-}
-
-/** The growth of the summed end offsets of `keys` from sample to sample: [at, growth]. */
-function growth(samples: Sample[], keys: string[]): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  const last = new Map<string, number>();
-  for (const s of samples) {
-    let grown = 0;
-    for (const k of keys) {
-      const e = s.ends.get(k);
-      if (e === undefined) continue;
-      const before = last.get(k);
-      if (before !== undefined && e > before) grown += e - before;
-      last.set(k, e);
-    }
-    out.push([s.at, grown]);
-  }
-  return out;
-}
-
-/** The longest stretch (ms) within [from, to] in which `keys` acknowledged nothing at all. */
-function longestStall(samples: Sample[], keys: string[], from: number, to: number): number {
-  let longest = 0;
-  let lastGrowth = from;
-  for (const [at, grown] of growth(samples, keys)) {
-    if (at < from || at > to) continue;
-    if (grown > 0) {
-      longest = Math.max(longest, at - lastGrowth);
-      lastGrowth = at;
-    }
-  }
-  return Math.max(longest, to - lastGrowth);
-}
 
 async function runUnderLoad(t: TestContext, seconds: number, fault: (topics: string[], statusOf: () => Promise<StatusDoc>) => Promise<void>): Promise<{ samples: Sample[]; topics: ReturnType<typeof clusterTopics>; stdout: string }> {
   const topics = clusterTopics();
@@ -213,14 +115,8 @@ test('SIGKILL of the broker leading most partitions, down 20 s, under 40,000 eve
     });
   // Partitions that grew in most samples before the kill: a steady flow, whose resumption shows
   // (the mock's aggregates come in bursts, and its symbols need not cover every partition).
-  const busy = (keys: string[]) =>
-    keys.filter((k) => {
-      if (!k.startsWith('c-trades-')) return false; // the aggregates topic is a tenth of the flow
-      const before = growth(samples, [k]).filter(([at]) => at < killedAt);
-      return before.filter(([, g]) => g > 0).length >= before.length / 2;
-    });
-  healthyKeys = busy(healthyKeys);
-  victimKeys = busy(victimKeys);
+  healthyKeys = busyKeys(samples, healthyKeys, killedAt);
+  victimKeys = busyKeys(samples, victimKeys, killedAt);
   const shrunk = samples.find((s) => s.at > killedAt && healthyKeys.every((k) => !(s.isr.get(k) ?? [victim]).includes(victim)));
   const healthyResume = resumeAfter(healthyKeys, (s, k) => !(s.isr.get(k) ?? [victim]).includes(victim));
   const victimResume = resumeAfter(victimKeys, (s, k) => (s.leaders.get(k) ?? victim) !== victim && (s.leaders.get(k) ?? -1) >= 0);
