@@ -486,7 +486,22 @@ export class KafkaSink {
         this.#submit(this.#fromSpoolRecords(records, 'spool', ''));
         continue;
       }
-      if (this.queue.size === this.queue.taken || this.queue.taken >= capacity / 2) break;
+      if (this.queue.size === this.queue.taken) break;
+      if (this.queue.taken >= capacity / 2) {
+        // Half the buffer waits for Kafka (a broker slow or away): what follows goes to the spool
+        // now, so the brokers that answer are fed from there without waiting for the buffer to fill.
+        if (spool === undefined || this.#toDisk) break;
+        this.#spoolUsed = true;
+        const now = Date.now();
+        if (now - this.#lastOverflowLog > 5000) {
+          this.#lastOverflowLog = now;
+          this.#o.log.warn({ inFlight: this.queue.taken, buffered: this.queue.size, spooled: spool.size, spool: spool.options.dir }, 'half the memory buffer waits for Kafka: newer events go through the disk spool (sent in order behind it) while the brokers that answer keep being fed');
+        }
+        this.#queueToSpool(false);
+        this.#flushPending(false);
+        if (spool.unread === 0) break;
+        continue;
+      }
       const { records, times } = this.queue.take(this.#o.batchBytes);
       const received = new Float64Array(times.length);
       for (let i = 0; i < times.length; i++) received[i] = times[i]! < 0 ? -1 : ORIGIN + times[i]!;

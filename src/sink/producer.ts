@@ -266,22 +266,25 @@ export class BatchProducer {
     return new Promise((resolve) => {
       const chunk: Chunk = { messages, timestamps, order: new Int32Array(messages.length), outcome: { refused: [], held: [] }, acked: acked ?? new Uint8Array(messages.length), left: 0, resolve };
       this.#admitting++;
-      this.#gate = this.#gate.then(() => this.#admit(chunk, probe));
+      // A submit that throws must not stop the ones behind it (the chain would stay rejected).
+      this.#gate = this.#gate.then(() => this.#admit(chunk, probe)).catch((err: unknown) => this.#log.error({ err }, 'writing a batch failed; the submits behind it go on'));
     });
   }
 
   async #admit(chunk: Chunk, probe: boolean): Promise<void> {
-    for (let delay = this.#o.retryMinMs ?? RETRY_MIN_MS; !this.#closed; delay = Math.min(delay * 2, 5000)) {
-      try {
-        await this.#ensureReady(chunk.messages, probe);
-        break;
-      } catch (err) {
-        this.#o.onFailure?.(new ProduceError(`reading metadata: ${(err as Error).message}`, [errorCodeName(err, this.#security)], err), -1);
-        this.#o.onAnswer?.(false);
-        await new Promise((r) => setTimeout(r, delay));
+    try {
+      for (let delay = this.#o.retryMinMs ?? RETRY_MIN_MS; !this.#closed; delay = Math.min(delay * 2, 5000)) {
+        try {
+          await this.#ensureReady(chunk.messages, probe);
+          break;
+        } catch (err) {
+          this.#o.onFailure?.(new ProduceError(`reading metadata: ${(err as Error).message}`, [errorCodeName(err, this.#security)], err), -1);
+          await new Promise((r) => setTimeout(r, delay));
+        }
       }
+    } finally {
+      this.#admitting--;
     }
-    this.#admitting--;
     if (this.#closed) return;
     this.#encode(chunk, probe);
     if (chunk.left === 0) chunk.resolve(chunk.outcome);
