@@ -175,6 +175,12 @@ export class HeldStore {
     return this.sizeOf(held) === 0;
   }
 
+  /** True when a topic's store holds nothing (or it is not held). */
+  isEmpty(topic: string): boolean {
+    const held = this.#topics.get(topic);
+    return held === undefined || this.sizeOf(held) + (held.probe?.length ?? 0) === 0;
+  }
+
   remove(topic: string): void {
     const held = this.#topics.get(topic);
     if (held === undefined) return;

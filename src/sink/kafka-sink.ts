@@ -90,6 +90,10 @@ interface Taken {
   topic: string;
   /** Settled: acknowledged, refused or held, record by record. */
   done: boolean;
+  /** What became of its records besides being acknowledged (once done). */
+  outcome?: SendOutcome;
+  /** Its refusals and held records handled (in the order batches were taken). */
+  processed?: boolean;
 }
 
 /** A memory record as the spool keeps it (wall-clock receive time; control records their tag). */
@@ -124,6 +128,8 @@ export class KafkaSink {
   #spoolTaken = 0;
   /** The probe of a held topic in flight. */
   #probe: Taken | undefined;
+  /** Held topics with an empty store, waiting for earlier batches to be handled before they flow. */
+  #releaseLater = new Set<string>();
   /** Records of topics Kafka refuses for now, kept apart so the other topics keep flowing. */
   readonly held: HeldStore;
   #probeTimer: NodeJS.Timeout | undefined;
@@ -279,7 +285,8 @@ export class KafkaSink {
     let at = 0;
     for (const t of this.#out) {
       if (t.from !== 'memory') continue;
-      out.set(t.done ? new Uint8Array(t.n).fill(1) : t.acked, at);
+      // Handled: acknowledged, or gone to the dead-letter topic or the held store; else what Kafka has.
+      out.set(t.processed === true ? new Uint8Array(t.n).fill(1) : t.acked, at);
       at += t.n;
     }
     return out;
@@ -585,12 +592,23 @@ export class KafkaSink {
   #settled(batch: Taken, outcome: SendOutcome): void {
     if (this.#spilled || this.#closed) return;
     batch.done = true;
+    batch.outcome = outcome;
     const now = performance.now();
     const m = this.#o.metrics;
     const onTaggedAck = this.#o.onTaggedAck;
-    // Records the outcome names (refused: dead letters now; held: kept apart) are not acknowledged.
+    // Records the outcome names (refused: dead letters; held: kept apart) are not acknowledged.
+    // A probe's are handled now (one probe at a time); a batch's of the main flow in the order the
+    // batches were taken (#release), since they settle out of order and held records must join
+    // their topic's store in arrival order.
     const refusals: Array<() => void> = [];
-    const skip = outcome.refused.length + outcome.held.length > 0 ? this.#settleOutcome(batch, outcome, refusals) : undefined;
+    let skip: Uint8Array | undefined;
+    if (batch.from === 'held') {
+      if (outcome.refused.length + outcome.held.length > 0) skip = this.#settleOutcome(batch, outcome, refusals);
+    } else if (outcome.refused.length + outcome.held.length > 0) {
+      skip = new Uint8Array(batch.n);
+      for (const r of outcome.refused) skip[r.index] = 1;
+      for (const h of outcome.held) skip[h.index] = 1;
+    }
     const times = batch.times;
     // Events per topic, counted per run of one topic (a batch is mostly a few long runs).
     let runTopic = '';
@@ -616,14 +634,10 @@ export class KafkaSink {
       // A probe of a held topic: what is still refused waits for the next probe.
       this.#probe = undefined;
       const left = skip === undefined ? [] : outcome.held.map((h) => batch.messages[h.index] as SpoolRecord);
-      if (this.held.probed(batch.topic, left, Date.now())) {
-        this.held.remove(batch.topic);
-        this.#producer.release(batch.topic);
-        this.#o.log.info({ topic: batch.topic }, `topic ${batch.topic} accepts records again: everything held for it is delivered, it flows normally`);
-      }
+      if (this.held.probed(batch.topic, left, Date.now())) this.#releaseHeld(batch.topic);
       m.heldRecords = this.held.size;
     } else {
-      this.#release();
+      this.#release(refusals);
     }
     for (const refuse of refusals) refuse();
     if (this.#pending.length > 0 && !this.#flushScheduled) this.#flushPending();
@@ -634,18 +648,45 @@ export class KafkaSink {
     this.#send();
   }
 
-  /** Releases the settled batches at the front of each store, in order. */
-  #release(): void {
+  /**
+   * A held topic whose store is empty flows normally again, unless batches taken before may still
+   * add held records of it (not handled yet): then once they are, so that its records keep their
+   * order.
+   */
+  #releaseHeld(topic: string): void {
+    if (this.#out.some((t) => t.processed !== true && t.messages.some((r) => r.topic === topic))) {
+      this.#releaseLater.add(topic);
+      return;
+    }
+    this.#releaseLater.delete(topic);
+    this.held.remove(topic);
+    this.#producer.release(topic);
+    this.#o.log.info({ topic }, `topic ${topic} accepts records again: everything held for it is delivered, it flows normally`);
+  }
+
+  /**
+   * Handles the refusals and held records of settled batches in the order they were taken, then
+   * releases the handled batches at the front of each store, in order.
+   */
+  #release(refusals: Array<() => void>): void {
     const m = this.#o.metrics;
+    for (const t of this.#out) {
+      if (!t.done) break;
+      if (t.processed) continue;
+      const o = t.outcome!;
+      if (o.refused.length + o.held.length > 0) this.#settleOutcome(t, o, refusals);
+      t.processed = true;
+    }
+    for (const topic of this.#releaseLater) if (this.held.isEmpty(topic)) this.#releaseHeld(topic);
     let memory = 0;
     let spool = 0;
-    // Per store, the batches settled before the first one that is not.
+    // Per store, the batches handled before the first one that is not.
     let memoryOpen = false;
     let spoolOpen = false;
     const keep: Taken[] = [];
     for (const t of this.#out) {
       const open = t.from === 'memory' ? memoryOpen : spoolOpen;
-      if (t.done && !open) {
+      if (t.processed === true && !open) {
         if (t.from === 'memory') memory += t.n;
         else spool += t.n;
         continue;
