@@ -25,3 +25,5 @@ process.on('newListener', (/** @type {string | symbol} */ event) => {
 });
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
+// The command is done: a socket a library failed to close must not keep the process alive.
+setTimeout(() => process.exit(), 5000).unref();

@@ -108,6 +108,8 @@ const WANTS_FRESH_MS = 200;
 /** How often the metadata is read again while a partition has no leader or waits to retry. */
 const WAITING_REFRESH_MS = 500;
 const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
+/** How long close() waits for the client to close its connections. */
+const CLOSE_WAIT_MS = 3000;
 
 export class BatchProducer {
   #client: ProducerClient;
@@ -825,6 +827,9 @@ export class BatchProducer {
     this.#closed = true;
     if (this.#pumpTimer) clearTimeout(this.#pumpTimer);
     if (this.#refreshTimer) clearTimeout(this.#refreshTimer);
-    await this.#client.close();
+    // A connection whose requests never end (a broker that stopped answering) must not hold the
+    // stop: closing waits at most CLOSE_WAIT_MS.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#client.close(), new Promise<void>((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]).finally(() => clearTimeout(timer));
   }
 }

@@ -206,7 +206,7 @@ async function health(port: number): Promise<{ lastError: { code: string; messag
 }
 
 // Last: it restarts the broker.
-test('credentials revoked while streaming: events wait in the spool, KAFKA_SASL_AUTH_FAILED in the log and /health, all delivered once restored', { timeout: 240_000 }, async (t) => {
+test('credentials revoked while streaming: events wait in the spool, KAFKA_SASL_AUTH_FAILED in the log and /health, all delivered once restored', { timeout: 420_000 }, async (t) => {
   const user = `revoked-${randomUUID().slice(0, 6)}`;
   const password = `pw-${randomUUID()}`;
   await upsertScramUser(b.host, b.ports.plaintext, user, password);
