@@ -108,6 +108,8 @@ const WANTS_FRESH_MS = 200;
 /** How often the metadata is read again while a partition has no leader or waits to retry. */
 const WAITING_REFRESH_MS = 500;
 const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
+/** Metadata errors of a topic that pass by themselves: LEADER_NOT_AVAILABLE, BROKER_NOT_AVAILABLE, REPLICA_NOT_AVAILABLE. */
+const TRANSIENT_METADATA_CODES: ReadonlySet<number> = new Set([5, 8, 9]);
 /** How long close() waits for the client to close its connections. */
 const CLOSE_WAIT_MS = 3000;
 
@@ -339,6 +341,14 @@ export class BatchProducer {
       this.#leaders.set(topic, leaders);
     }
     for (const [topic, code] of md.missing) {
+      const known = this.#leaders.get(topic);
+      if (known !== undefined && TRANSIENT_METADATA_CODES.has(code)) {
+        // A known topic whose leaders are being elected (a broker restarting): its partitions wait
+        // without a leader (the metadata is read every 0.5 s), their batches kept as they are. A
+        // hold would take back batches the broker may have written before it went away.
+        this.#leaders.set(topic, new Array<number>(known.length).fill(-1));
+        continue;
+      }
       this.#leaders.delete(topic);
       if (!this.#held.has(topic) && !quiet) this.#log.warn({ topic, code: produceErrorName(code) }, `Kafka cannot give the metadata of topic ${topic} (${produceErrorName(code)}): its records wait in the spool until it can`);
       this.#held.set(topic, code);
