@@ -32,16 +32,8 @@ export const FEED_KEYS = ['name', 'url', 'api-key', 'api-key-file', 'ca', 'subsc
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** The top-level values a feed falls back to. */
-export interface FeedDefaults {
-  apiKey: string | undefined;
-  feedCa: string | undefined;
-  subscribe: string;
-  topics: Record<string, string>;
-  unknownTopic: string;
-  deadLetterTopic: string;
-  gapTopic: string;
-}
+/** The top-level values a feed falls back to: all of a feed's but its name and URL. */
+export type FeedDefaults = Omit<FeedConfig, 'name' | 'url'>;
 
 /** The single feed of the flags (no `feeds` list). */
 export function singleFeed(url: string, d: FeedDefaults): FeedConfig {

@@ -58,10 +58,15 @@ export function startBridge(args: string[], env: NodeJS.ProcessEnv = {}): Bridge
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return collectOutput(proc);
+}
+
+/** What a spawned process prints, collected, and its exit. */
+export function collectOutput(proc: ChildProcess): BridgeProcess {
   let out = '';
   let err = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   return { proc, stdout: () => out, stderr: () => err, exited };
 }

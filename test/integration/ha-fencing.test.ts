@@ -17,7 +17,7 @@ import { NODE_FLAGS } from '../../src/cli/node-flags.ts';
 import { parseMix } from '../../src/mock/options.ts';
 import { startMockServer } from '../../src/mock/server.ts';
 import { audit } from '../../src/verify/audit.ts';
-import { startBridge, testTopics, type BridgeProcess } from '../helpers/bridge.ts';
+import { collectOutput, startBridge, testTopics, type BridgeProcess } from '../helpers/bridge.ts';
 import { testBrokers, withAdmin } from '../helpers/kafka.ts';
 import { freePort, until } from '../helpers/net.ts';
 
@@ -36,12 +36,7 @@ function can(cmd: string, args: string[]): boolean {
 /** `run` as uid/gid `nobody` (so that an iptables owner rule can cut it alone from Kafka). */
 function startAsNobody(args: string[]): BridgeProcess {
   const proc = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', process.execPath, ...NODE_FLAGS, cli, 'run', '--brokers', testBrokers().join(','), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: tmpdir() } });
-  let out = '';
-  let err = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  return { proc, stdout: () => out, stderr: () => err, exited };
+  return collectOutput(proc);
 }
 
 /**
