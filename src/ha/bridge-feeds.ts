@@ -53,5 +53,8 @@ export function bridgeFeeds(bridge: Bridge): HaFeeds {
     },
     oldestUnacked: () => bridge.sink.oldestUnacknowledged(),
     pending: () => bridge.sink.unsafe() + bridge.sink.spooled(),
+    holdDelivery: () => bridge.sink.pauseDelivery(),
+    resumeDelivery: () => bridge.sink.resumeDelivery(),
+    discardUndelivered: () => bridge.sink.discardUndelivered(),
   };
 }

@@ -26,12 +26,19 @@ export interface HaFeeds {
   oldestUnacked(): number | undefined;
   /** Events read and not acknowledged by Kafka (in memory or in the spool). */
   pending(): number;
+  /** Sends nothing more to Kafka, keeps what is read (fenced). */
+  holdDelivery(): void;
+  /** Delivers again what holdDelivery() kept. */
+  resumeDelivery(): void;
+  /** Forgets what was read and not delivered (another member has the role); returns how many events. */
+  discardUndelivered(): number;
 }
 
 /** The metrics a member keeps (fields of BridgeMetrics). */
 export interface HaMetrics {
   haActive: number;
   haTakeovers: number;
+  haDiscarded: number;
   countError(code: string, message: string): void;
 }
 
@@ -183,6 +190,19 @@ export class HaMember {
       if (this.#state.role !== Roles.LEAVING) o.feeds.stopFeeds(`ha: ${a.reason}`);
       return;
     }
+    if (a.type === 'holdDelivery') {
+      o.feeds.holdDelivery();
+      o.log.warn({ group: o.group, held: o.feeds.pending() }, 'ha: fenced: nothing more is sent to Kafka; what was read waits, delivered if this member resumes, discarded if another member takes over (its takeover gap covers it)');
+      return;
+    }
+    if (a.type === 'discardUndelivered') {
+      const n = o.feeds.discardUndelivered();
+      o.metrics.haDiscarded += n;
+      o.log.warn({ group: o.group, discarded: n, reason: a.reason }, `ha: ${a.reason}: ${n} events read by this member and not delivered are discarded (the new active member's takeover gap covers them; delivered now they would land after its events)`);
+      return;
+    }
+    // Resumed after a fence: what was held goes first, ahead of what the feeds read next.
+    o.feeds.resumeDelivery();
     void this.#takeOver(epoch, a.resumed);
   }
 

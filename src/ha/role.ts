@@ -9,6 +9,9 @@
 // once no answer has come for session.timeout.ms - margin. By the time the coordinator can elect
 // another member, this one has stopped: two members never stream the same feed at once, as long as
 // the margin covers a request's way to the coordinator, the tick, and the time to close a socket.
+// It stops producing too (holdDelivery): what it read and has not delivered waits, to be delivered
+// if it resumes, or discarded once another member has the role (its takeover gap covers it, and
+// delivered late it would land after that member's events).
 
 export const Roles = {
   /** Started, not yet in a generation of the group. */
@@ -53,8 +56,16 @@ export type RoleInput =
   | { type: 'leave'; now: number };
 
 export type RoleAction =
+  /** Read the feeds (and deliver again what a fence paused). */
   | { type: 'startFeeds'; resumed: boolean }
-  | { type: 'stopFeeds'; reason: string; code?: 'HA_FENCED' };
+  | { type: 'stopFeeds'; reason: string; code?: 'HA_FENCED' }
+  /** Fenced: send nothing more to Kafka, keep what is read (this member may resume). */
+  | { type: 'holdDelivery' }
+  /**
+   * Another member has (or may have) the role: forget what was read and not delivered. Its
+   * takeover gap covers it; delivered now, it would land after that member's events.
+   */
+  | { type: 'discardUndelivered'; reason: string };
 
 export interface FenceTiming {
   sessionTimeoutMs: number;
@@ -80,7 +91,9 @@ export function stepRole(s: RoleState, input: RoleInput, timing: FenceTiming): {
       const base = { generation: input.generation, lastContact: now };
       if (!input.owner) {
         const state = to(Roles.STANDBY, { ...base, owner: false, ownerGeneration: 0 });
-        return { state, actions: s.role === Roles.ACTIVE ? [{ type: 'stopFeeds', reason: 'another member of the group was made active' }] : [] };
+        const reason = 'another member of the group was made active';
+        if (s.role === Roles.ACTIVE) return { state, actions: [{ type: 'stopFeeds', reason }, { type: 'discardUndelivered', reason }] };
+        return { state, actions: s.role === Roles.FENCED ? [{ type: 'discardUndelivered', reason }] : [] };
       }
       const ownerGeneration = s.owner ? s.ownerGeneration : input.generation;
       if (s.role === Roles.ACTIVE) return { state: { ...s, ...base, owner: true, ownerGeneration }, actions: [] };
@@ -93,18 +106,21 @@ export function stepRole(s: RoleState, input: RoleInput, timing: FenceTiming): {
       return { state: { ...s, lastContact: now }, actions: [] };
     case 'rebalancing':
       return { state: { ...s, lastContact: now }, actions: [] };
-    case 'lost':
+    case 'lost': {
       // The coordinator dropped this member (its session expired): whatever it owned is gone.
+      const expired = 'the group coordinator no longer knows this member (its session expired)';
       if (s.role === Roles.ACTIVE) {
-        return { state: to(Roles.JOINING, { owner: false, ownerGeneration: 0 }), actions: [{ type: 'stopFeeds', reason: 'the group coordinator no longer knows this member (its session expired)', code: 'HA_FENCED' }] };
+        return { state: to(Roles.JOINING, { owner: false, ownerGeneration: 0 }), actions: [{ type: 'stopFeeds', reason: expired, code: 'HA_FENCED' }, { type: 'discardUndelivered', reason: expired }] };
       }
-      return { state: to(s.role === Roles.FENCED || s.role === Roles.STANDBY ? Roles.JOINING : s.role, { owner: false, ownerGeneration: 0 }), actions: [] };
+      const actions: RoleAction[] = s.role === Roles.FENCED ? [{ type: 'discardUndelivered', reason: expired }] : [];
+      return { state: to(s.role === Roles.FENCED || s.role === Roles.STANDBY ? Roles.JOINING : s.role, { owner: false, ownerGeneration: 0 }), actions };
+    }
     case 'tick': {
       const silent = now - s.lastContact;
       if (s.role === Roles.ACTIVE && silent > fenceAfterMs(timing)) {
         return {
           state: to(Roles.FENCED),
-          actions: [{ type: 'stopFeeds', reason: `no answer from the group coordinator for ${silent} ms (session timeout ${timing.sessionTimeoutMs} ms, margin ${timing.marginMs} ms)`, code: 'HA_FENCED' }],
+          actions: [{ type: 'stopFeeds', reason: `no answer from the group coordinator for ${silent} ms (session timeout ${timing.sessionTimeoutMs} ms, margin ${timing.marginMs} ms)`, code: 'HA_FENCED' }, { type: 'holdDelivery' }],
         };
       }
       return { state: s, actions: [] };

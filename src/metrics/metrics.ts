@@ -55,6 +55,8 @@ export class BridgeMetrics {
   /** --ha-group (src/ha/): 1 while this member is the group's active one; times it became active. */
   haActive = 0;
   haTakeovers = 0;
+  /** HA: events read and not delivered when another member took the role (discarded). */
+  haDiscarded = 0;
   /** Records written to the disk spool, and spooled records acknowledged by Kafka. */
   eventsSpooled = 0;
   eventsReplayed = 0;

@@ -18,7 +18,8 @@ type CounterField =
   | 'gaps'
   | 'gapRecordsProduced'
   | 'spoolWriteErrors'
-  | 'haTakeovers';
+  | 'haTakeovers'
+  | 'haDiscarded';
 
 /** Every exported series; docs/metrics.md documents each (a test checks both ways). */
 export const COUNTERS: ReadonlyArray<[string, CounterField, string]> = [
@@ -36,6 +37,7 @@ export const COUNTERS: ReadonlyArray<[string, CounterField, string]> = [
   ['ws2kafka_gap_records_produced_total', 'gapRecordsProduced', 'Gap records acknowledged by Kafka in the gap topic'],
   ['ws2kafka_events_spooled_total', 'eventsSpooled', 'Events written to the disk spool'],
   ['ws2kafka_events_replayed_total', 'eventsReplayed', 'Spooled events acknowledged by Kafka (and so removed from the spool)'],
+  ['ws2kafka_ha_discarded_events_total', 'haDiscarded', 'HA group: events this member read and had not delivered when another member took the role (after a fence or a demotion): discarded, covered by that member\'s takeover gap'],
   ['ws2kafka_ha_takeovers_total', 'haTakeovers', 'Times this member of an HA group (--ha-group) became the active one and started its feeds (elected, took over, or resumed after fencing)'],
 ];
 

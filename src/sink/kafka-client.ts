@@ -3,6 +3,7 @@
 // its real implementation on @platformatic/kafka, which keeps doing what it does well: connections,
 // metadata, InitProducerId, API versions, DescribeConfigs and response parsing. Tests put a fake
 // broker behind the same interface (test/unit/producer.test.ts).
+import type { Socket } from 'node:net';
 import { Admin, ConfigResourceTypes, Producer, produceV11, Writer, type Connection } from '@platformatic/kafka';
 import { kafkaClientOptions, type KafkaSecurity } from '../config/kafka-options.ts';
 import { classifyKafkaError } from '../kafka/connection-errors.ts';
@@ -40,6 +41,12 @@ export interface ProducerClient {
   produce(broker: number, version: number, batches: readonly PartitionBatch[]): Promise<ProduceResponse>;
   /** Each topic's max.message.bytes (topics it cannot read are left out). */
   maxMessageBytes(topics: string[]): Promise<Map<string, number>>;
+  /**
+   * Resets the connections produce requests went out on (TCP RST, unsent bytes dropped): a
+   * request still in the kernel's send buffer, or being retransmitted across a partition, must not
+   * reach the broker later. Requests on them fail; the next produce connects again.
+   */
+  abort?(): void;
   close(): Promise<void>;
 }
 
@@ -83,6 +90,8 @@ export function platformaticClient(brokers: string[], security?: KafkaSecurity):
   const connection = kafkaClientOptions(security, brokers);
   const client = new Producer({ clientId: 'ws2kafka', bootstrapBrokers: brokers, retries: 0, ...connection });
   let admin: Admin | undefined;
+  /** Connections produce requests were sent on (abort() resets them). */
+  const used = new Set<Connection>();
   const leadersOf = async (topics: string[]): Promise<Map<string, number[]>> => {
     const md = await client.metadata({ topics, forceUpdate: true });
     const leaders = new Map<string, number[]>();
@@ -122,7 +131,12 @@ export function platformaticClient(brokers: string[], security?: KafkaSecurity):
       const connections = await client.connectToBrokers([broker]);
       const connection = connections.get(broker);
       if (connection === undefined) throw new Error(`broker ${broker} is not in the metadata`);
+      used.add(connection);
       return produceOn(connection, version, batches);
+    },
+    abort() {
+      for (const c of used) (c.socket as Socket | undefined)?.resetAndDestroy();
+      used.clear();
     },
     async maxMessageBytes(topics) {
       admin ??= new Admin({ clientId: 'ws2kafka-admin', bootstrapBrokers: brokers, retries: 0, connectTimeout: 5000, requestTimeout: 10_000, ...connection });

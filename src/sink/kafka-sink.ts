@@ -94,6 +94,8 @@ interface Taken {
   outcome?: SendOutcome;
   /** Its refusals and held records handled (in the order batches were taken). */
   processed?: boolean;
+  /** Discarded (discardUndelivered): its settlement, if it comes, is ignored. */
+  dropped?: boolean;
 }
 
 /** A memory record as the spool keeps it (wall-clock receive time; control records their tag). */
@@ -165,6 +167,8 @@ export class KafkaSink {
   /** Records on their way into the spool, appended once per event-loop turn. */
   #pending: SpoolRecord[] = [];
   #flushScheduled = false;
+  /** Delivery paused (pauseDelivery): records are kept, nothing is sent. */
+  #paused = false;
 
   constructor(o: SinkOptions) {
     this.#o = o;
@@ -471,7 +475,7 @@ export class KafkaSink {
       clearTimeout(this.#lingerTimer);
       this.#lingerTimer = undefined;
     }
-    if (!this.#ready || this.#closed) return;
+    if (!this.#ready || this.#closed || this.#paused) return;
     if (this.held.topics.size > 0 && this.#probe === undefined) {
       // A held topic whose probe is due goes first: one batch, whatever the main flow holds.
       const topic = this.held.due(Date.now());
@@ -590,7 +594,7 @@ export class KafkaSink {
    * waits for it there; its records are not sent again).
    */
   #settled(batch: Taken, outcome: SendOutcome): void {
-    if (this.#spilled || this.#closed) return;
+    if (this.#spilled || this.#closed || batch.dropped === true) return;
     batch.done = true;
     batch.outcome = outcome;
     const now = performance.now();
@@ -806,6 +810,71 @@ export class KafkaSink {
     }
   }
 
+  /**
+   * Stops delivering (an HA member fenced: it must not produce once another member may be made
+   * active): nothing more is sent, retries included, until resumeDelivery(); what is kept stays.
+   */
+  pauseDelivery(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
+    this.#producer.pause();
+  }
+
+  resumeDelivery(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#producer.resume();
+    this.#send();
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Forgets every event not acknowledged, in memory and in the spool, batches in flight included
+   * (an HA member whose role another member took: that member's takeover gap covers them, and
+   * delivering them now would put them after its events). Records of held topics stay. Returns
+   * how many records were discarded.
+   */
+  discardUndelivered(): number {
+    for (const t of this.#out) t.dropped = true;
+    this.#out = [];
+    if (this.#probe !== undefined) {
+      // The held store keeps its probe's records: they are probed again.
+      this.#probe.dropped = true;
+      this.#probe = undefined;
+    }
+    this.#producer.discard();
+    let n = this.queue.size + this.#pending.length;
+    this.queue.takeAfter(0, () => undefined);
+    this.#pending = [];
+    const spool = this.#o.spool;
+    if (spool !== undefined) {
+      spool.rewind();
+      this.#spoolTaken = 0;
+      while (spool.unread > 0) {
+        const records = spool.read(8 << 20);
+        if (records.length === 0) break;
+        spool.ack(records.length);
+        n += records.length;
+      }
+      this.#o.metrics.spoolBytes = spool.bytes;
+    }
+    this.#o.metrics.bufferUsed = this.queue.size;
+    if (!this.#o.writeAhead) this.#toDisk = false;
+    this.#failingSince = 0;
+    this.#lastAckAt = Date.now();
+    if (this.#wasFull) {
+      this.#wasFull = false;
+      this.#o.onSpace();
+    }
+    this.#idle();
+    return n;
+  }
+
   /** Each broker's lane as /status shows it. */
   brokers(): ReturnType<BatchProducer['brokers']> {
     return this.#producer.brokers();
@@ -841,8 +910,9 @@ export class KafkaSink {
   /** Resolves true when everything buffered and spooled has been acknowledged, false after timeoutMs. */
   drain(timeoutMs: number): Promise<boolean> {
     if (this.#pending.length > 0) this.#flushPending();
-    // Kafka refused the connection at start: waiting cannot help (the spool keeps what it can).
-    if (this.#fatal !== undefined) return Promise.resolve(this.#pendingTotal() === 0);
+    // Kafka refused the connection at start, or delivery is paused (a fenced HA member): waiting
+    // cannot help (the spool keeps what it can).
+    if (this.#fatal !== undefined || this.#paused) return Promise.resolve(this.#pendingTotal() === 0);
     if (this.#pendingTotal() === 0 && this.#out.length === 0) return Promise.resolve(true);
     if (this.#ready) this.#send();
     return new Promise((resolve) => {

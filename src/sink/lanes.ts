@@ -15,6 +15,8 @@ export const PIECE_PENDING = 0;
 export const PIECE_DONE = 1;
 export const PIECE_REFUSED = 2;
 export const PIECE_HELD = 3;
+/** Dropped by the caller (an HA member's role taken): its answer, if one comes, is ignored. */
+export const PIECE_DISCARDED = 4;
 
 /** What one submit() asked for: its records, and what became of them so far. */
 export interface Chunk {

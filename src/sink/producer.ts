@@ -26,7 +26,7 @@ import { Ws2kError } from '../errors.ts';
 import { errorCodeName, platformaticClient, type PartitionResponse, type ProduceResponse, type ProducerClient } from './kafka-client.ts';
 import { produceAction, produceErrorName, ProduceActions } from './kafka-errors.ts';
 import { partitionOf, RecordBatchEncoder, stampBatch, type BatchRecord, type Compression } from './record-batch.ts';
-import { brokerState, laneStalled, newLane, newPart, nextToSend, PIECE_DONE, PIECE_HELD, PIECE_PENDING, PIECE_REFUSED, settle, type BrokerState, type Chunk, type Lane, type Part, type Piece } from './lanes.ts';
+import { brokerState, laneStalled, newLane, newPart, nextToSend, PIECE_DISCARDED, PIECE_DONE, PIECE_HELD, PIECE_PENDING, PIECE_REFUSED, settle, type BrokerState, type Chunk, type Lane, type Part, type Piece } from './lanes.ts';
 
 /** Produce v9–v11 share one request layout (flexible versions); Kafka 2.8 and later have v9. */
 const PRODUCE_MIN_VERSION = 9;
@@ -151,6 +151,10 @@ export class BatchProducer {
   #hints = new Map<string, { leader: number; not: number }>();
   #wants = true;
   #wantsAt = 0;
+  /** Delivery paused (an HA member fenced): nothing is put on the wire until resume(). */
+  #paused = false;
+  /** Bumped by discard(): submits admitted after it from before it are dropped. */
+  #epoch = 0;
 
   constructor(o: ProducerOptions) {
     this.#o = o;
@@ -214,7 +218,7 @@ export class BatchProducer {
    * waiting to retry) do not count, so the others keep being fed while they wait.
    */
   wantsMore(): boolean {
-    if (this.#admitting > 0 || this.#idsLost || this.#renewing) return false;
+    if (this.#paused || this.#admitting > 0 || this.#idsLost || this.#renewing) return false;
     // Kept by #pump; read again when older than WANTS_FRESH_MS (a lane may have turned slow since).
     if (!this.#wants && this.#inflight > 0) {
       const now = Date.now();
@@ -270,14 +274,15 @@ export class BatchProducer {
     return new Promise((resolve) => {
       const chunk: Chunk = { messages, timestamps, order: new Int32Array(messages.length), outcome: { refused: [], held: [] }, acked: acked ?? new Uint8Array(messages.length), left: 0, resolve };
       this.#admitting++;
+      const epoch = this.#epoch;
       // A submit that throws must not stop the ones behind it (the chain would stay rejected).
-      this.#gate = this.#gate.then(() => this.#admit(chunk, probe)).catch((err: unknown) => this.#log.error({ err }, 'writing a batch failed; the submits behind it go on'));
+      this.#gate = this.#gate.then(() => this.#admit(chunk, probe, epoch)).catch((err: unknown) => this.#log.error({ err }, 'writing a batch failed; the submits behind it go on'));
     });
   }
 
-  async #admit(chunk: Chunk, probe: boolean): Promise<void> {
+  async #admit(chunk: Chunk, probe: boolean, epoch: number): Promise<void> {
     try {
-      for (let delay = this.#o.retryMinMs ?? RETRY_MIN_MS; !this.#closed; delay = Math.min(delay * 2, 5000)) {
+      for (let delay = this.#o.retryMinMs ?? RETRY_MIN_MS; !this.#closed && epoch === this.#epoch; delay = Math.min(delay * 2, 5000)) {
         try {
           await this.#ensureReady(chunk.messages, probe);
           break;
@@ -289,7 +294,8 @@ export class BatchProducer {
     } finally {
       this.#admitting--;
     }
-    if (this.#closed) return;
+    // Closed, or discarded meanwhile: never settled (the caller dropped it too).
+    if (this.#closed || epoch !== this.#epoch) return;
     this.#encode(chunk, probe);
     if (chunk.left === 0) chunk.resolve(chunk.outcome);
     else this.#pump();
@@ -493,7 +499,7 @@ export class BatchProducer {
 
   /** Puts on the wire what may go now: per leader broker, requests of one batch per partition. */
   #pump(): void {
-    if (this.#closed || this.#renewing) return;
+    if (this.#closed || this.#renewing || this.#paused) return;
     if (this.#idsLost) {
       if (this.#inflight === 0) void this.#renewIds();
       return;
@@ -584,6 +590,8 @@ export class BatchProducer {
     for (const piece of pieces) {
       const part = piece.part;
       part.inflight--;
+      // Discarded while on the wire (discard()): whatever Kafka said, nothing waits for it.
+      if (piece.state === PIECE_DISCARDED) continue;
       const r = byTp.get(part.tp);
       const code = r?.errorCode ?? -1;
       const action = produceAction(code);
@@ -661,7 +669,7 @@ export class BatchProducer {
     if (lane.failingSince === 0) lane.failingSince = Date.now();
     for (const piece of pieces) {
       piece.part.inflight--;
-      this.#fail(piece.part);
+      if (piece.state !== PIECE_DISCARDED) this.#fail(piece.part);
     }
     this.#o.onFailure?.(new ProduceError(`broker ${lane.broker}: ${(err as Error).message}`, [code], err), lane.broker);
     for (const piece of pieces) if (piece.part.recovering && piece.part.inflight === 0) this.#recover(piece.part);
@@ -831,6 +839,46 @@ export class BatchProducer {
       this.#renewing = false;
     }
     this.#pump();
+  }
+
+  /**
+   * Puts nothing more on the wire (retries included) until resume(); requests on the wire are cut
+   * (their connections reset: a request retransmitted across a network partition could otherwise
+   * reach Kafka after another member's records) and resent, in order, once resumed. For an HA member that lost the group coordinator: it must stop producing
+   * before another member can be made active.
+   */
+  pause(): void {
+    this.#paused = true;
+    this.#wants = false;
+    // What is on the wire fails now (retried once resumed), rather than reach Kafka later.
+    this.#client.abort?.();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#wants = true;
+    this.#pump();
+  }
+
+  /**
+   * Forgets every record not acknowledged: batches waiting, batches on the wire (their answers are
+   * ignored), submits not yet admitted (never settled). The next batch goes under a new producer
+   * id, so sequences start afresh whatever became of those on the wire. For an HA member whose
+   * role another member took: the records are covered by that member's takeover gap.
+   */
+  discard(): void {
+    this.#epoch++;
+    for (const part of this.#parts.values()) {
+      for (const p of part.pieces) p.state = PIECE_DISCARDED;
+      part.pieces = [];
+      part.fixes.length = 0;
+      part.holdCode = undefined;
+      part.recovering = false;
+      part.readyAt = 0;
+      part.backoffMs = 0;
+    }
+    this.#idsLost = true;
   }
 
   async close(): Promise<void> {

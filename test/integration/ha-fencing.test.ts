@@ -19,7 +19,7 @@ import { startMockServer } from '../../src/mock/server.ts';
 import { audit } from '../../src/verify/audit.ts';
 import { collectOutput, startBridge, testTopics, type BridgeProcess } from '../helpers/bridge.ts';
 import { testBrokers, withAdmin } from '../helpers/kafka.ts';
-import { freePort, until } from '../helpers/net.ts';
+import { freePort, metric, until } from '../helpers/net.ts';
 
 const cli = fileURLToPath(new URL('../../bin/ws2kafka.js', import.meta.url));
 const NOBODY = 65534;
@@ -117,6 +117,8 @@ test('fencing: the active member cut from Kafka stops reading before its session
   await until('A standby again', 60_000, async () => (await roleOf(portA)) === 'standby', () => a.stderr().slice(-3000));
   const standbyAt = Date.now();
   assert.equal(await roleOf(portB), 'active');
+  // What A read and had not delivered when it was fenced: held, then discarded once B had the role.
+  const discarded = await metric(portA, /^ws2kafka_ha_discarded_events_total (\S+)$/m);
   await sleep(3000);
   mock.stopTimeline();
   await sleep(1500);
@@ -138,6 +140,7 @@ test('fencing: the active member cut from Kafka stops reading before its session
   t.diagnostic(`Kafka back for A at ${unblockedAt}: standby after ${standbyAt - unblockedAt} ms`);
   t.diagnostic(`A's roles: ${a.stderr().split('\n').filter((l) => l.includes('"msg":"ha: ') && l.includes('→')).map((l) => (JSON.parse(l) as { msg: string }).msg).join(', ')}`);
   t.diagnostic(`connections: ${JSON.stringify(conns.map((c) => ({ id: c.id, openedAt: c.openedAt, closedAt: c.closedAt, events: c.events, firstQ: c.firstQ, lastQ: c.lastQ, closeReason: c.closeReason })))}`);
+  t.diagnostic(`A discarded ${discarded} events it had read and not delivered (covered by B's takeover gap)`);
   t.diagnostic(`audit ${JSON.stringify({ expected: report.expected, delivered: report.delivered, lost: report.lost, cut: report.cut, not_sent: report.not_sent, duplicated: report.duplicated, reordered: report.reordered, gaps: report.gaps, reorderedSample: report.samples.reordered.slice(0, 3) })}`);
 
   assert.equal(conns.length, 2, 'A, then B: no member evicted another, A did not come back');
@@ -147,5 +150,7 @@ test('fencing: the active member cut from Kafka stops reading before its session
   assert.ok((first!.lastQ ?? 0) < (second!.firstQ ?? 0), 'no event was sent to both');
   assert.equal(report.lost, 0, JSON.stringify(report.samples.lost));
   assert.equal(report.duplicated, 0, JSON.stringify(report.samples.duplicated));
+  assert.equal(report.reordered, 0, `A stopped producing when fenced: nothing of it lands after B's events ${JSON.stringify(report.samples.reordered.slice(0, 3))}`);
   assert.equal(report.corrupted, 0);
+  assert.ok(discarded > 0, 'A had events in hand when Kafka went away (2,000/s, nothing acknowledged for 7 s): discarded, not delivered late');
 });

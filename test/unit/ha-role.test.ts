@@ -50,8 +50,9 @@ test('an active member that hears nothing from the coordinator stops reading aft
   assert.equal(upTo(12_000).state.role, Roles.ACTIVE, 'exactly 7 s after the last answer: still active');
   const fenced = upTo(12_100);
   assert.equal(fenced.state.role, Roles.FENCED);
-  const stop = fenced.actions.at(-1);
+  const stop = fenced.actions.at(-2);
   assert.equal(stop?.type, 'stopFeeds');
+  assert.deepEqual(fenced.actions.at(-1), { type: 'holdDelivery' }, 'it stops producing too: what it read waits (it may resume)');
   assert.equal(stop?.type === 'stopFeeds' ? stop.code : undefined, 'HA_FENCED');
   assert.ok(fenced.state.since < 5000 + timing.sessionTimeoutMs, 'stopped before the coordinator could expire the session');
   // Ticks go on: it does not stop twice.
@@ -68,9 +69,10 @@ test('fenced, then the coordinator answers again with the same assignment: it re
   assert.equal(r.state.role, Roles.ACTIVE);
   assert.deepEqual(
     r.actions.map((a) => a.type),
-    ['startFeeds', 'stopFeeds', 'startFeeds'],
+    ['startFeeds', 'stopFeeds', 'holdDelivery', 'startFeeds'],
+    'nothing is discarded: nobody else took the role, what it held is delivered when it resumes',
   );
-  assert.deepEqual(r.actions[2], { type: 'startFeeds', resumed: true });
+  assert.deepEqual(r.actions[3], { type: 'startFeeds', resumed: true });
   assert.equal(r.state.activations, 2);
 });
 
@@ -78,7 +80,7 @@ test('fenced, then rejoined while another member was made active: standby, nothi
   const r = run([{ type: 'assigned', generation: 1, owner: true, now: 0 }, ...ticks(100, 8000), { type: 'assigned', generation: 3, owner: false, now: 15_000 }]);
   assert.equal(r.state.role, Roles.STANDBY);
   assert.equal(r.state.owner, false);
-  assert.deepEqual(r.actions.map((a) => a.type), ['startFeeds', 'stopFeeds']);
+  assert.deepEqual(r.actions.map((a) => a.type), ['startFeeds', 'stopFeeds', 'holdDelivery', 'discardUndelivered'], 'what it held is covered by the new active member\'s gap: discarded, never delivered after that member\'s events');
 });
 
 test('a fenced member keeps claiming the partition until told otherwise (a whole-cluster outage gives it back)', () => {
@@ -86,6 +88,7 @@ test('a fenced member keeps claiming the partition until told otherwise (a whole
   assert.equal(r.state.role, Roles.FENCED);
   assert.equal(r.state.owner, true);
   assert.equal(r.state.ownerGeneration, 4);
+  assert.ok(!r.actions.some((a) => a.type === 'discardUndelivered'));
   const back = stepRole(r.state, { type: 'assigned', generation: 5, owner: true, now: 30_000 }, timing);
   assert.equal(back.state.role, Roles.ACTIVE);
   assert.deepEqual(back.actions, [{ type: 'startFeeds', resumed: true }]);
@@ -95,13 +98,16 @@ test('a fenced member keeps claiming the partition until told otherwise (a whole
 test('an active member demoted by a join (another was chosen) stops at once', () => {
   const r = run([{ type: 'assigned', generation: 1, owner: true, now: 0 }, { type: 'assigned', generation: 2, owner: false, now: 500 }]);
   assert.equal(r.state.role, Roles.STANDBY);
-  assert.deepEqual(r.actions.map((a) => a.type), ['startFeeds', 'stopFeeds']);
+  assert.deepEqual(r.actions.map((a) => a.type), ['startFeeds', 'stopFeeds', 'discardUndelivered']);
 });
 
 test('membership lost (the client gave up a rejoin) while active: stop at once; a standby simply joins again', () => {
   const active = run([{ type: 'assigned', generation: 1, owner: true, now: 0 }, { type: 'lost', now: 100 }]);
   assert.equal(active.state.role, Roles.JOINING);
-  assert.equal(active.actions.at(-1)?.type, 'stopFeeds');
+  assert.deepEqual(active.actions.slice(-2).map((a) => a.type), ['stopFeeds', 'discardUndelivered']);
+  const fenced = run([{ type: 'assigned', generation: 1, owner: true, now: 0 }, ...ticks(100, 8000), { type: 'lost', now: 10_500 }]);
+  assert.equal(fenced.state.role, Roles.JOINING);
+  assert.deepEqual(fenced.actions.map((a) => a.type), ['startFeeds', 'stopFeeds', 'holdDelivery', 'discardUndelivered'], 'fenced, then its session expired: the role may be another member\'s now');
   const standby = run([{ type: 'assigned', generation: 1, owner: false, now: 0 }, { type: 'lost', now: 100 }]);
   assert.equal(standby.state.role, Roles.JOINING);
   assert.deepEqual(standby.actions, []);
