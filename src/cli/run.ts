@@ -85,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
       metrics: m,
       feed: () => feedProbe(bridge.feeds[0]!),
       feeds: () => bridge.feeds.map(feedProbe),
-      kafka: { brokers, lanes: () => bridge.sink.brokers(), leaderless: () => bridge.sink.leaderless() },
+      kafka: { brokers, lanes: () => bridge.sink.brokers(), leaderless: () => bridge.sink.leaderless(), parked: () => bridge.sink.parkedPartitions() },
       spool: () => ({ records: bridge.sink.spooled(), bytes: m.spoolBytes, maxBytes: config.overflow === 'spool' || config.durability === 'disk' ? config.spoolMaxBytes : undefined, writeError: bridge.sink.spoolWriteError() }),
       held: () => (bridge.health()['held'] as unknown[] | undefined) ?? [],
       readyMaxLagMs: config.readyMaxLagMs,

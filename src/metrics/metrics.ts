@@ -50,6 +50,8 @@ export class BridgeMetrics {
   eventsRejected = 0;
   /** Records of held topics (Kafka refuses the topic for now), waiting in the spool. */
   heldRecords = 0;
+  /** Records of parked partitions (their leader away), kept until it answers. */
+  parkedRecords = 0;
   /** Failed spool writes (ENOSPC, EIO, EROFS). */
   spoolWriteErrors = 0;
   /** --ha-group (src/ha/): 1 while this member is the group's active one; times it became active. */

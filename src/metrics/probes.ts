@@ -29,6 +29,8 @@ export interface ProbeSource {
     lanes?: () => unknown[];
     /** Partitions with records waiting and no leader now. */
     leaderless?: () => string[];
+    /** Partitions parked (their leader away): records kept, since when. */
+    parked?: () => unknown[];
   };
   spool: () => { records: number; bytes: number; maxBytes: number | undefined; writeError: { code: string; message: string } | undefined };
   held: () => unknown[];
@@ -114,6 +116,7 @@ export function statusDocument(p: ProbeSource, acks: AckWatch, now = Date.now())
       brokers: p.kafka.brokers,
       perBroker: p.kafka.lanes?.() ?? [],
       leaderlessPartitions: p.kafka.leaderless?.() ?? [],
+      parkedPartitions: p.kafka.parked?.() ?? [],
       lastAcknowledgedAt: m.eventsProduced + m.deadLettersProduced + m.gapRecordsProduced > 0 ? iso(acks.at) : null,
       produceErrors: Object.fromEntries(m.produceErrorCodes),
       held: p.held(),

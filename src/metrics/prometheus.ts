@@ -50,6 +50,7 @@ export const GAUGES: ReadonlyArray<[string, string]> = [
   ['ws2kafka_held_records', 'Records of topics Kafka refuses for now (authorization, unknown topic), waiting in the spool'],
   ['ws2kafka_feed_streaming', 'Per feed (label feed): 1 while the feed is subscribed and streaming, 0 otherwise'],
   ['ws2kafka_ha_active', 'HA group (--ha-group): 1 while this member is the active one (reads the feeds), 0 as a standby (or without a group)'],
+  ['ws2kafka_parked_records', 'Records of partitions whose leader broker is away (parked), waiting in the spool to be sent in order once it answers'],
 ];
 
 type FeedField = 'eventsReceived' | 'framesReceived' | 'framesRejected' | 'eventsRejected' | 'reconnects' | 'gaps';
@@ -90,6 +91,7 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
   new Gauge({ name: 'ws2kafka_buffer_capacity_events', help: GAUGES[1]![1], registers: [registry], collect() { this.set(m.bufferCapacity); } });
   new Gauge({ name: 'ws2kafka_spool_bytes', help: GAUGES[2]![1], registers: [registry], collect() { this.set(m.spoolBytes); } });
   new Gauge({ name: 'ws2kafka_held_records', help: GAUGES[5]![1], registers: [registry], collect() { this.set(m.heldRecords); } });
+  new Gauge({ name: 'ws2kafka_parked_records', help: GAUGES.find(([n]) => n === 'ws2kafka_parked_records')![1], registers: [registry], collect() { this.set(m.parkedRecords); } });
   const labelled = (name: string, help: string, label: string, counts: Map<string, number>) =>
     new Counter({
       name,

@@ -8,6 +8,9 @@
 // The sink probes each held topic now and then (HELD_PROBE_MIN_MS doubling to HELD_PROBE_MAX_MS):
 // one batch of its oldest records. Acknowledged: the next batch goes at once, and when nothing
 // is left the topic flows normally again. Refused again: the batch waits for the next probe.
+//
+// The same store keeps the records of parked partitions (their leader away: producer.ts), keyed
+// "topic#partition" under <spool-dir>/parked, probed once their leader answers.
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SpoolRecord } from '../spool/codec.ts';
@@ -37,6 +40,8 @@ export interface HeldStoreOptions {
   spool: SpoolOptions | undefined;
   /** Most records kept in memory per store without a spool. */
   memoryCapacity: number;
+  /** The directory under the spool's (default 'held'). */
+  dirName?: string;
 }
 
 export class HeldStore {
@@ -70,7 +75,7 @@ export class HeldStore {
   }
 
   #base(): string | undefined {
-    return this.#o.spool === undefined ? undefined : join(this.#o.spool.dir, 'held');
+    return this.#o.spool === undefined ? undefined : join(this.#o.spool.dir, this.#o.dirName ?? 'held');
   }
 
   #open(topic: string, code: number): HeldTopic {
@@ -127,9 +132,11 @@ export class HeldStore {
     }
   }
 
-  /** A held topic whose probe is due (none probing now), or undefined. */
-  due(now: number): string | undefined {
-    for (const [topic, held] of this.#topics) if (held.nextProbeAt <= now && this.sizeOf(held) + (held.probe?.length ?? 0) > 0) return topic;
+  /** A held topic whose probe is due (none probing now) and that is `ready`, or undefined. */
+  due(now: number, ready?: (topic: string) => boolean): string | undefined {
+    for (const [topic, held] of this.#topics) {
+      if (held.nextProbeAt <= now && this.sizeOf(held) + (held.probe?.length ?? 0) > 0 && (ready === undefined || ready(topic))) return topic;
+    }
     return undefined;
   }
 
@@ -175,10 +182,47 @@ export class HeldStore {
     return this.sizeOf(held) === 0;
   }
 
+  /** The receive time (wall ms) of the oldest event kept, over all stores; undefined: none known. */
+  oldestReceivedAt(): number | undefined {
+    let oldest: number | undefined;
+    for (const held of this.#topics.values()) {
+      const first = held.probe?.find((r) => r.receivedAt >= 0) ?? (held.spool?.oldestReceivedAt() !== undefined ? undefined : held.memory.find((r) => r.receivedAt >= 0));
+      const t = first?.receivedAt ?? held.spool?.oldestReceivedAt();
+      if (t !== undefined && t >= 0 && (oldest === undefined || t < oldest)) oldest = t;
+    }
+    return oldest;
+  }
+
+  /** Records kept for one store (0 when it has none). */
+  sizeOfKey(topic: string): number {
+    const held = this.#topics.get(topic);
+    return held === undefined ? 0 : this.sizeOf(held);
+  }
+
   /** True when a topic's store holds nothing (or it is not held). */
   isEmpty(topic: string): boolean {
     const held = this.#topics.get(topic);
     return held === undefined || this.sizeOf(held) + (held.probe?.length ?? 0) === 0;
+  }
+
+  /** Forgets everything a store keeps (its spool acknowledged to the end); returns how many records. */
+  clear(topic: string): number {
+    const held = this.#topics.get(topic);
+    if (held === undefined) return 0;
+    // A probe's records are still in memory or in the spool (read again after the rewind).
+    let n = held.memory.length;
+    const spool = held.spool;
+    if (spool !== undefined) {
+      spool.rewind();
+      while (spool.unread > 0) {
+        const records = spool.read(8 << 20);
+        if (records.length === 0) break;
+        spool.ack(records.length);
+        n += records.length;
+      }
+    }
+    this.remove(topic);
+    return n;
   }
 
   remove(topic: string): void {

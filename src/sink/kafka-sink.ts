@@ -11,6 +11,12 @@
 // they may be settled out of order, so each store releases a batch only once every batch taken
 // from it before has been settled. An event counts as produced only when Kafka has acknowledged
 // it; a spooled record leaves the spool only then.
+//
+// A partition whose leader stays away is parked (producer.ts): its records go to a store of their
+// own (held-store.ts, under <spool-dir>/parked), in order, and are sent from there once the leader
+// answers; a batch from memory whose only unsettled records are batches already sent to that
+// leader leaves the queue's order (detached, kept aside until Kafka answers), so the queue keeps
+// moving and the other brokers are fed for as long as the leader is away.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { KafkaSecurity } from '../config/kafka-options.ts';
@@ -78,7 +84,7 @@ export interface SinkOptions {
 /** A batch handed to the producer: where its records come from, and what became of them. */
 interface Taken {
   n: number;
-  from: 'memory' | 'spool' | 'held';
+  from: 'memory' | 'spool' | 'held' | 'parked';
   /** Receive times (performance.now() ms, or a negative tag for control records), for latency. */
   times: Float64Array;
   /** Receive times as wall-clock ms (a spooled record's from the run that read it); -1 for control records. */
@@ -86,8 +92,12 @@ interface Taken {
   messages: readonly SendRecord[];
   /** 1 for each record Kafka has acknowledged (filled by the producer as answers come). */
   acked: Uint8Array;
-  /** The held topic probed (from 'held'). */
+  /** The held topic probed (from 'held'), or the parked partition's store key (from 'parked'). */
   topic: string;
+  /** 1 for each record handed back for a parked partition (kept in the parked store). */
+  parked?: Uint8Array;
+  /** Out of its store's order (only batches sent to parked partitions unsettled): in #detached. */
+  detached?: boolean;
   /** Settled: acknowledged, refused or held, record by record. */
   done: boolean;
   /** What became of its records besides being acknowledged (once done). */
@@ -102,6 +112,13 @@ interface Taken {
 function toSpoolRecord(record: OutRecord, receivedAtWall: number): SpoolRecord {
   const headers = record.headers instanceof Map ? [...record.headers] : NO_HEADERS;
   return { topic: record.topic, key: record.key, value: record.value, headers, receivedAt: receivedAtWall };
+}
+
+/** The parked store's key of a partition ('#' is never in a topic name). */
+const parkKey = (topic: string, partition: number) => `${topic}#${partition}`;
+function parseParkKey(key: string): { topic: string; partition: number } {
+  const at = key.lastIndexOf('#');
+  return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) };
 }
 
 /**
@@ -134,6 +151,12 @@ export class KafkaSink {
   #releaseLater = new Set<string>();
   /** Records of topics Kafka refuses for now, kept apart so the other topics keep flowing. */
   readonly held: HeldStore;
+  /** Records of parked partitions (their leader away), by "topic#partition". */
+  readonly parked: HeldStore;
+  /** The probe of a parked partition in flight. */
+  #parkProbe: Taken | undefined;
+  /** Batches from memory detached from the queue's order, until Kafka settles them. */
+  #detached: Taken[] = [];
   #probeTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
   #failingSince = 0;
@@ -155,6 +178,7 @@ export class KafkaSink {
   #flushRetry: NodeJS.Timeout | undefined;
   #lastHeldLog = 0;
   #heldDropped = 0;
+  #parkedDropped = 0;
   #waiters: Array<() => void> = [];
   /** The wait between attempts to reach Kafka at start, and what ends it early. */
   #startWait: NodeJS.Timeout | undefined;
@@ -194,6 +218,13 @@ export class KafkaSink {
       o.log.warn({ topic }, `records of topic ${topic} held by an earlier run (Kafka refused the topic) wait in the spool; it is tried again shortly`);
     }
     o.metrics.heldRecords = this.held.size;
+    this.parked = new HeldStore({ spool: o.spool?.options, memoryCapacity: o.capacity, dirName: 'parked' });
+    for (const key of this.parked.recover()) {
+      const { topic, partition } = parseParkKey(key);
+      this.#producer.park(topic, partition);
+      o.log.warn({ topic, partition }, `records of ${topic}[${partition}] parked by an earlier run (its leader was away) wait in the spool; they are sent before newer ones once its leader answers`);
+    }
+    o.metrics.parkedRecords = this.parked.size;
   }
 
   /**
@@ -289,8 +320,10 @@ export class KafkaSink {
     let at = 0;
     for (const t of this.#out) {
       if (t.from !== 'memory') continue;
-      // Handled: acknowledged, or gone to the dead-letter topic or the held store; else what Kafka has.
-      out.set(t.processed === true ? new Uint8Array(t.n).fill(1) : t.acked, at);
+      // Handled: acknowledged, or gone to the dead-letter topic, the held or parked store; else what Kafka has.
+      const handled = t.processed === true ? new Uint8Array(t.n).fill(1) : t.acked.slice();
+      if (t.parked !== undefined) for (let i = 0; i < t.n; i++) if (t.parked[i] === 1) handled[i] = 1;
+      out.set(handled, at);
       at += t.n;
     }
     return out;
@@ -302,14 +335,23 @@ export class KafkaSink {
    */
   spillToSpool(): number {
     const spool = this.#o.spool;
-    if (spool === undefined || this.queue.size === 0) return 0;
+    if (spool === undefined || (this.queue.size === 0 && this.#detached.length === 0)) return 0;
+    // Detached batches are older than the queue: what Kafka has not acknowledged of them goes first.
+    let detached = 0;
+    for (const t of this.#detached.splice(0)) {
+      for (let i = 0; i < t.n; i++) {
+        if (t.acked[i] === 1 || t.parked?.[i] === 1) continue;
+        this.#toSpool(t.messages[i] as OutRecord, t.times[i]!);
+        detached++;
+      }
+    }
     if (this.queue.taken > 0 && (spool.size > 0 || this.#pending.length > 0)) {
       this.#o.log.warn(
         { records: this.queue.taken, spooled: spool.size },
         'stopping with batches in flight from memory and newer events in the spool: those batches are appended after them (kept, but replayed after newer events)',
       );
     }
-    const moved = this.#queueToSpool(true);
+    const moved = this.#queueToSpool(true) + detached;
     // The batch in flight is in the spool now: its late acknowledgement must not touch the queue.
     this.#spilled = true;
     this.#flushPending();
@@ -408,8 +450,13 @@ export class KafkaSink {
     }
     // Held topics are probed on time even when nothing else is sent; and while batches are in
     // flight, a broker turned slow stops holding back the others (the producer wants more again).
+    // Partitions whose leader stays away are parked (the producer cannot tell by itself: a dead
+    // broker answers nothing), and batches waiting only for them are detached.
     this.#probeTimer = setInterval(() => {
-      if ((this.held.topics.size > 0 && this.#probe === undefined) || this.#out.length > 0) this.#send();
+      if (!this.#ready || this.#closed || this.#paused) return;
+      this.#producer.tick();
+      if (this.#out.length > 0 && this.#producer.parked().length > 0) this.#detachParked();
+      if ((this.held.topics.size > 0 && this.#probe === undefined) || this.parked.topics.size > 0 || this.#out.length > 0) this.#send();
     }, 250);
     this.#probeTimer.unref();
     let delay = 500;
@@ -484,6 +531,17 @@ export class KafkaSink {
         if (records.length > 0) this.#submit(this.#fromSpoolRecords(records, 'held', topic));
       }
     }
+    if (this.parked.topics.size > 0 && this.#parkProbe === undefined) {
+      // A parked partition whose leader answers again: its oldest records, one batch at a time.
+      const key = this.parked.due(Date.now(), (k) => {
+        const { topic, partition } = parseParkKey(k);
+        return this.#producer.canSend(topic, partition);
+      });
+      if (key !== undefined) {
+        const records = this.parked.takeProbe(key, this.#o.batchBytes);
+        if (records.length > 0) this.#submit(this.#fromSpoolRecords(records, 'parked', key));
+      }
+    }
     const spool = this.#o.spool;
     if (spool !== undefined && this.#pending.length > 0) this.#flushPending(false);
     const capacity = this.queue.capacity;
@@ -518,11 +576,11 @@ export class KafkaSink {
       for (let i = 0; i < times.length; i++) received[i] = times[i]! < 0 ? -1 : ORIGIN + times[i]!;
       this.#submit({ n: records.length, from: 'memory', times, received, messages: records, acked: new Uint8Array(records.length), topic: '', done: false });
     }
-    if (this.#out.length === 0 && this.#probe === undefined) this.#idle();
+    if (this.#out.length === 0 && this.#probe === undefined && this.#parkProbe === undefined && this.#detached.length === 0) this.#idle();
   }
 
   /** A batch of spool (or held) records; their receive times as performance.now() ms or their tag. */
-  #fromSpoolRecords(records: SpoolRecord[], from: 'spool' | 'held', topic: string): Taken {
+  #fromSpoolRecords(records: SpoolRecord[], from: 'spool' | 'held' | 'parked', topic: string): Taken {
     const times = new Float64Array(records.length);
     const received = new Float64Array(records.length);
     for (let i = 0; i < records.length; i++) {
@@ -536,9 +594,48 @@ export class KafkaSink {
 
   #submit(batch: Taken): void {
     if (batch.from === 'held') this.#probe = batch;
+    else if (batch.from === 'parked') this.#parkProbe = batch;
     else this.#out.push(batch);
+    const probe = batch.from === 'held' || batch.from === 'parked';
+    const onParked = probe ? undefined : (indices: number[], topic: string, partition: number) => this.#parkRecords(batch, indices, topic, partition);
     // A copy: --timestamp event overwrites it with each event's own time.
-    void this.#producer.submit(batch.messages, this.#timestamps(batch.messages, batch.received.slice()), batch.from === 'held', batch.acked).then((outcome) => this.#settled(batch, outcome));
+    void this.#producer.submit(batch.messages, this.#timestamps(batch.messages, batch.received.slice()), probe, batch.acked, onParked).then((outcome) => this.#settled(batch, outcome));
+  }
+
+  /** Records of a parked partition handed back by the producer: into its store, in order. */
+  #parkRecords(batch: Taken, indices: number[], topic: string, partition: number): void {
+    if (batch.dropped === true || this.#spilled) return;
+    const mask = (batch.parked ??= new Uint8Array(batch.n));
+    const records: SpoolRecord[] = [];
+    for (const i of indices) {
+      mask[i] = 1;
+      const t = batch.times[i]!;
+      records.push(batch.from === 'memory' ? toSpoolRecord(batch.messages[i] as OutRecord, t < 0 ? t : batch.received[i]!) : (batch.messages[i] as SpoolRecord));
+    }
+    this.parked.add(parkKey(topic, partition), -1, records);
+    this.#o.metrics.parkedRecords = this.parked.size;
+    this.#o.metrics.eventsDropped += this.parked.dropped - this.#parkedDropped;
+    this.#parkedDropped = this.parked.dropped;
+  }
+
+  /**
+   * Batches from memory at the head of the queue whose unsettled records all wait for parked
+   * partitions (batches sent before the park, retried there until Kafka answers) leave the
+   * queue's order: the queue releases them and the batches behind, and they are kept aside.
+   */
+  #detachParked(): void {
+    let any = false;
+    for (const t of this.#out) {
+      if (t.done || t.detached === true || t.from !== 'memory') continue;
+      if (!this.#producer.onlyParkedLeft(t.acked)) continue;
+      t.detached = true;
+      any = true;
+    }
+    if (!any) return;
+    const refusals: Array<() => void> = [];
+    this.#release(refusals);
+    for (const refuse of refusals) refuse();
+    this.#send();
   }
 
   /**
@@ -567,7 +664,14 @@ export class KafkaSink {
   }
 
   #pendingTotal(): number {
-    return this.queue.size + (this.#o.spool?.size ?? 0) + this.#pending.length;
+    return this.queue.size + (this.#o.spool?.size ?? 0) + this.#pending.length + this.#detachedLeft() + this.parked.size + (this.#parkProbe?.n ?? 0);
+  }
+
+  /** Records of detached batches not acknowledged (nor parked) yet. */
+  #detachedLeft(): number {
+    let n = 0;
+    for (const t of this.#detached) for (let i = 0; i < t.n; i++) if (t.acked[i] === 0 && t.parked?.[i] !== 1) n++;
+    return n;
   }
 
   /** A broker answered (ok: it acknowledged something): Kafka is available; feed the producer. */
@@ -606,7 +710,7 @@ export class KafkaSink {
     // their topic's store in arrival order.
     const refusals: Array<() => void> = [];
     let skip: Uint8Array | undefined;
-    if (batch.from === 'held') {
+    if (batch.from === 'held' || batch.from === 'parked') {
       if (outcome.refused.length + outcome.held.length > 0) skip = this.#settleOutcome(batch, outcome, refusals);
     } else if (outcome.refused.length + outcome.held.length > 0) {
       skip = new Uint8Array(batch.n);
@@ -614,6 +718,11 @@ export class KafkaSink {
       for (const h of outcome.held) skip[h.index] = 1;
     }
     const times = batch.times;
+    // Records handed back for a parked partition are acknowledged later, from the parked store.
+    if (batch.parked !== undefined) {
+      skip ??= new Uint8Array(batch.n);
+      for (let i = 0; i < batch.n; i++) if (batch.parked[i] === 1) skip[i] = 1;
+    }
     // Events per topic, counted per run of one topic (a batch is mostly a few long runs).
     let runTopic = '';
     let run = 0;
@@ -640,6 +749,16 @@ export class KafkaSink {
       const left = skip === undefined ? [] : outcome.held.map((h) => batch.messages[h.index] as SpoolRecord);
       if (this.held.probed(batch.topic, left, Date.now())) this.#releaseHeld(batch.topic);
       m.heldRecords = this.held.size;
+    } else if (batch.from === 'parked') {
+      // A parked partition's batch: acknowledged, the next goes at once; none left: it flows as before.
+      this.#parkProbe = undefined;
+      const left = outcome.held.map((h) => batch.messages[h.index] as SpoolRecord);
+      if (this.parked.probed(batch.topic, left, Date.now())) this.#unpark(batch.topic);
+      m.parkedRecords = this.parked.size;
+    } else if (this.#detached.includes(batch)) {
+      // Detached: already out of its store; its refusals and held records are handled now.
+      if (outcome.refused.length + outcome.held.length > 0) this.#settleOutcome(batch, outcome, refusals);
+      this.#detached.splice(this.#detached.indexOf(batch), 1);
     } else {
       this.#release(refusals);
     }
@@ -650,6 +769,18 @@ export class KafkaSink {
       this.#o.onSpace();
     }
     this.#send();
+  }
+
+  /**
+   * A parked partition whose store is empty flows as before. Its records were handed back at once
+   * (when written, or when parked), so none can still be on their way to the store.
+   */
+  #unpark(key: string): void {
+    const { topic, partition } = parseParkKey(key);
+    const since = this.parked.topics.get(key)?.since ?? Date.now();
+    this.parked.remove(key);
+    this.#producer.unpark(topic, partition);
+    this.#o.log.info({ topic, partition, parkedMs: Date.now() - since }, `${topic}[${partition}]: its leader answers and everything parked for it is delivered: it flows as before`);
   }
 
   /**
@@ -675,7 +806,10 @@ export class KafkaSink {
   #release(refusals: Array<() => void>): void {
     const m = this.#o.metrics;
     for (const t of this.#out) {
-      if (!t.done) break;
+      if (!t.done) {
+        if (t.detached === true) continue;
+        break;
+      }
       if (t.processed) continue;
       const o = t.outcome!;
       if (o.refused.length + o.held.length > 0) this.#settleOutcome(t, o, refusals);
@@ -690,9 +824,10 @@ export class KafkaSink {
     const keep: Taken[] = [];
     for (const t of this.#out) {
       const open = t.from === 'memory' ? memoryOpen : spoolOpen;
-      if (t.processed === true && !open) {
+      if ((t.processed === true || t.detached === true) && !open) {
         if (t.from === 'memory') memory += t.n;
         else spool += t.n;
+        if (t.processed !== true) this.#detached.push(t);
         continue;
       }
       if (t.from === 'memory') memoryOpen = true;
@@ -743,7 +878,8 @@ export class KafkaSink {
         this.#o.log.warn({ topic: record.topic, code: ours, kafkaError: produceErrorName(r.code), detail: r.detail, refused: m.recordsRefused, deadLetterTopic: this.#o.deadLetterTopic }, `[${ours}] Kafka will not take a record: sent to the dead-letter topic (the others go on)`);
       }
     }
-    if (outcome.held.length > 0 && batch.from !== 'held') {
+    const probe = batch.from === 'held' || batch.from === 'parked';
+    if (outcome.held.length > 0 && !probe) {
       // In order, by topic: each held topic's records join its store.
       const byTopic = new Map<string, { code: number; records: SpoolRecord[] }>();
       outcome.held.sort((a, b) => a.index - b.index);
@@ -770,7 +906,8 @@ export class KafkaSink {
       m.heldRecords = this.held.size;
       m.eventsDropped += this.held.dropped - this.#heldDropped;
       this.#heldDropped = this.held.dropped;
-    } else if (batch.from === 'held') {
+    } else if (probe) {
+      // A probe's records still refused stay in their store (held or parked).
       for (const h of outcome.held) skip[h.index] = 1;
     }
     return skip;
@@ -840,15 +977,23 @@ export class KafkaSink {
    * how many records were discarded.
    */
   discardUndelivered(): number {
-    for (const t of this.#out) t.dropped = true;
+    let n = this.#detachedLeft();
+    for (const t of [...this.#out, ...this.#detached]) t.dropped = true;
     this.#out = [];
+    this.#detached = [];
+    if (this.#parkProbe !== undefined) {
+      this.#parkProbe.dropped = true;
+      this.#parkProbe = undefined;
+    }
+    for (const key of [...this.parked.topics.keys()]) n += this.parked.clear(key);
+    this.#o.metrics.parkedRecords = 0;
     if (this.#probe !== undefined) {
       // The held store keeps its probe's records: they are probed again.
       this.#probe.dropped = true;
       this.#probe = undefined;
     }
     this.#producer.discard();
-    let n = this.queue.size + this.#pending.length;
+    n += this.queue.size + this.#pending.length;
     this.queue.takeAfter(0, () => undefined);
     this.#pending = [];
     const spool = this.#o.spool;
@@ -885,14 +1030,26 @@ export class KafkaSink {
     return this.#producer.leaderless();
   }
 
+  /** Parked partitions (their leader away) as /status shows them: records kept, since when. */
+  parkedPartitions(): Array<{ partition: string; records: number; since: string }> {
+    const out: Array<{ partition: string; records: number; since: string }> = [];
+    for (const name of this.#producer.parked()) {
+      const at = name.lastIndexOf('[');
+      const key = parkKey(name.slice(0, at), Number(name.slice(at + 1, -1)));
+      const since = this.parked.topics.get(key)?.since;
+      out.push({ partition: name, records: this.parked.sizeOfKey(key), since: new Date(since ?? Date.now()).toISOString() });
+    }
+    return out;
+  }
+
   /**
    * The receive time (wall ms) of the oldest event not yet acknowledged, if known: spool batches
    * in flight, the head of the memory queue, or the oldest record in the spool.
    */
   oldestUnacknowledged(): number | undefined {
     let oldest = Infinity;
-    for (const t of this.#out) {
-      if (t.from !== 'spool' || t.done) continue;
+    for (const t of [...this.#detached, ...this.#out]) {
+      if ((t.from !== 'spool' && t.detached !== true) || t.done) continue;
       for (let i = 0; i < t.n; i++) {
         if (t.times[i]! >= 0 && t.acked[i] === 0) {
           oldest = Math.min(oldest, ORIGIN + t.times[i]!);
@@ -904,6 +1061,8 @@ export class KafkaSink {
     if (t !== undefined && t >= 0) oldest = Math.min(oldest, ORIGIN + t);
     const s = this.#o.spool?.oldestReceivedAt();
     if (s !== undefined && s >= 0) oldest = Math.min(oldest, s);
+    const p = this.parked.oldestReceivedAt();
+    if (p !== undefined) oldest = Math.min(oldest, p);
     return oldest === Infinity ? undefined : oldest;
   }
 
@@ -913,7 +1072,7 @@ export class KafkaSink {
     // Kafka refused the connection at start, or delivery is paused (a fenced HA member): waiting
     // cannot help (the spool keeps what it can).
     if (this.#fatal !== undefined || this.#paused) return Promise.resolve(this.#pendingTotal() === 0);
-    if (this.#pendingTotal() === 0 && this.#out.length === 0) return Promise.resolve(true);
+    if (this.#pendingTotal() === 0 && this.#out.length === 0 && this.#detached.length === 0) return Promise.resolve(true);
     if (this.#ready) this.#send();
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
@@ -931,7 +1090,7 @@ export class KafkaSink {
 
   /** Records neither acknowledged nor safe on disk (what a stop now would lose). */
   unsafe(): number {
-    return this.queue.size + this.#pending.length + this.held.inMemory;
+    return this.queue.size + this.#pending.length + this.held.inMemory + this.parked.inMemory + this.#detachedLeft();
   }
 
   /** Closes the spools at once (the last resort: the process exits next). */
@@ -940,6 +1099,7 @@ export class KafkaSink {
     if (this.#pending.length > 0) this.#flushPending(false);
     this.#o.spool?.close();
     this.held.close();
+    this.parked.close();
   }
 
   async close(): Promise<void> {
@@ -953,6 +1113,7 @@ export class KafkaSink {
     if (this.#pending.length > 0) this.#flushPending();
     this.#o.spool?.close();
     this.held.close();
+    this.parked.close();
     await this.#producer.close().catch(() => undefined);
   }
 }

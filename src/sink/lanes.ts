@@ -17,6 +17,16 @@ export const PIECE_REFUSED = 2;
 export const PIECE_HELD = 3;
 /** Dropped by the caller (an HA member's role taken): its answer, if one comes, is ignored. */
 export const PIECE_DISCARDED = 4;
+/** Never sent, and handed back to the caller (Chunk.onParked): its partition's leader is away. */
+export const PIECE_PARKED = 5;
+
+/**
+ * A partition whose leader has failed, been slow (its oldest request unanswered) or been unknown
+ * for this long is parked: the records waiting for it that were never sent, and those of later
+ * submits, are handed back to the caller (which keeps them in the spool, in order, and sends them
+ * once the leader answers), so that they no longer hold back what the other brokers could take.
+ */
+export const PARK_AFTER_MS = 2000;
 
 /** What one submit() asked for: its records, and what became of them so far. */
 export interface Chunk {
@@ -31,6 +41,13 @@ export interface Chunk {
   /** Pieces not settled yet. */
   left: number;
   resolve: (outcome: SendOutcome) => void;
+  /** Records of held or parked partitions, sent to see whether they go now: never parked. */
+  probe: boolean;
+  /**
+   * Takes back records of a parked partition (indices into messages, in order), at once: when
+   * the submit is written, or when its partition is parked. None: this submit is never parked.
+   */
+  onParked: ((indices: number[], topic: string, partition: number) => void) | undefined;
 }
 
 /** One batch for one partition: records messages[order[from..to)] of its chunk, in that order. */
@@ -43,6 +60,8 @@ export interface Piece extends PartitionBatch {
   state: number;
   /** On the wire: sent, its answer not yet come. */
   sent: boolean;
+  /** Ever put on the wire (Kafka may have written it): it stays here until acknowledged. */
+  everSent: boolean;
   /** The lane it was last sent on (the leader then; it may lead no more). */
   lane: Lane | undefined;
 }
@@ -75,6 +94,8 @@ export interface Part {
   confirmed: boolean;
   /** When Kafka last acknowledged a batch of it (Date.now()): after CONFIRMED_FOR_MS, unconfirmed again. */
   ackedAt: number;
+  /** Since when it has had no leader (Date.now(); 0: it has one). */
+  leaderlessSince: number;
 }
 
 /**
@@ -105,6 +126,27 @@ export interface Lane {
  */
 export const LANE_SLOW_MS = 1000;
 
+/** Since when a lane has failed, or its oldest request has waited (0: neither). */
+export function troubleSince(lane: Lane | undefined): number {
+  if (lane === undefined) return 0;
+  return lane.failingSince !== 0 ? lane.failingSince : (lane.sentAt[0] ?? 0);
+}
+
+/**
+ * The pieces at the end of a partition's queue that can be handed back: never sent, not of a
+ * probe, of a submit that takes parked records back. Those before stay (Kafka may have written a
+ * piece once sent; the caller's probes must go in their place).
+ */
+export function parkable(part: Part): number {
+  let at = part.pieces.length;
+  while (at > 0) {
+    const p = part.pieces[at - 1]!;
+    if (p.everSent || p.chunk.probe || p.chunk.onParked === undefined) break;
+    at--;
+  }
+  return at;
+}
+
 /** Failing (its requests fail) or slow (its oldest request unanswered for LANE_SLOW_MS). */
 export function laneStalled(lane: Lane | undefined, now: number): boolean {
   if (lane === undefined) return false;
@@ -126,7 +168,7 @@ export interface BrokerState {
 }
 
 export function newPart(topic: string, partition: number, nextSeq: number): Part {
-  return { tp: `${topic}\0${partition}`, topic, partition, pieces: [], inflight: 0, recovering: false, readyAt: 0, backoffMs: 0, fixes: [], holdCode: undefined, nextSeq, confirmed: false, ackedAt: 0 };
+  return { tp: `${topic}\0${partition}`, topic, partition, pieces: [], inflight: 0, recovering: false, readyAt: 0, backoffMs: 0, fixes: [], holdCode: undefined, nextSeq, confirmed: false, ackedAt: 0, leaderlessSince: 0 };
 }
 
 export function newLane(broker: number): Lane {

@@ -20,13 +20,16 @@
 // until the caller releases it). A batch never exceeds its topic's max.message.bytes: a larger one
 // is split before it is sent, and a single record still too large is refused without being sent.
 // A partition without a leader waits alone while the metadata is read again every half second.
+// A partition whose leader has been away (failing, slow or unknown) for PARK_AFTER_MS is parked:
+// what waits for it and was never sent goes back to the caller (submit's onParked), as do its
+// records in later submits, until the caller unparks it; batches already sent stay and are retried.
 import type { Logger } from 'pino';
 import type { KafkaSecurity } from '../config/kafka-options.ts';
 import { Ws2kError } from '../errors.ts';
 import { errorCodeName, platformaticClient, type PartitionResponse, type ProduceResponse, type ProducerClient } from './kafka-client.ts';
 import { produceAction, produceErrorName, ProduceActions } from './kafka-errors.ts';
 import { partitionOf, RecordBatchEncoder, stampBatch, type BatchRecord, type Compression } from './record-batch.ts';
-import { brokerState, laneStalled, newLane, newPart, nextToSend, PIECE_DISCARDED, PIECE_DONE, PIECE_HELD, PIECE_PENDING, PIECE_REFUSED, settle, type BrokerState, type Chunk, type Lane, type Part, type Piece } from './lanes.ts';
+import { brokerState, laneStalled, newLane, newPart, nextToSend, PARK_AFTER_MS, parkable, PIECE_DISCARDED, PIECE_DONE, PIECE_HELD, PIECE_PARKED, PIECE_PENDING, PIECE_REFUSED, settle, troubleSince, type BrokerState, type Chunk, type Lane, type Part, type Piece } from './lanes.ts';
 
 /** Produce v9–v11 share one request layout (flexible versions); Kafka 2.8 and later have v9. */
 const PRODUCE_MIN_VERSION = 9;
@@ -151,6 +154,8 @@ export class BatchProducer {
   #hints = new Map<string, { leader: number; not: number }>();
   #wants = true;
   #wantsAt = 0;
+  /** Parked partitions, per topic (park()). */
+  #parked = new Map<string, Set<number>>();
   /** Delivery paused (an HA member fenced): nothing is put on the wire until resume(). */
   #paused = false;
   /** Bumped by discard(): submits admitted after it from before it are dropped. */
@@ -270,9 +275,9 @@ export class BatchProducer {
    * `acked`, if given, gets a 1 at each message's index as soon as Kafka acknowledges it (so a stop
    * can tell what of an unfinished submit is written already).
    */
-  submit(messages: readonly SendRecord[], timestamps?: ArrayLike<number>, probe = false, acked?: Uint8Array): Promise<SendOutcome> {
+  submit(messages: readonly SendRecord[], timestamps?: ArrayLike<number>, probe = false, acked?: Uint8Array, onParked?: Chunk['onParked']): Promise<SendOutcome> {
     return new Promise((resolve) => {
-      const chunk: Chunk = { messages, timestamps, order: new Int32Array(messages.length), outcome: { refused: [], held: [] }, acked: acked ?? new Uint8Array(messages.length), left: 0, resolve };
+      const chunk: Chunk = { messages, timestamps, order: new Int32Array(messages.length), outcome: { refused: [], held: [] }, acked: acked ?? new Uint8Array(messages.length), left: 0, resolve, probe, onParked };
       this.#admitting++;
       const epoch = this.#epoch;
       // A submit that throws must not stop the ones behind it (the chain would stay rejected).
@@ -413,6 +418,10 @@ export class BatchProducer {
     const slots = new Int32Array(n);
     const held = this.#held;
     const checkHeld = held.size > 0 && !probe;
+    const checkParked = this.#parked.size > 0 && !probe && chunk.onParked !== undefined;
+    let lastParked: Set<number> | undefined;
+    /** Indices of records of parked partitions, by "topic\0partition", in order. */
+    let parkedNow: Map<string, { topic: string; partition: number; indices: number[] }> | undefined;
     // A slot per (topic, partition) seen in this submit, numbered in first-seen order.
     const slotInfo: Array<{ topic: string; partition: number; count: number; start: number }> = [];
     let lastTopic = '';
@@ -426,6 +435,7 @@ export class BatchProducer {
         lastTopic = m.topic;
         lastLeaders = checkHeld && held.has(lastTopic) ? undefined : this.#leaders.get(lastTopic);
         lastLimit = this.limitOf(lastTopic);
+        lastParked = checkParked ? this.#parked.get(lastTopic) : undefined;
         let base = bases.get(lastTopic);
         if (base === undefined && lastLeaders !== undefined) {
           base = new Array<number>(lastLeaders.length).fill(-1);
@@ -449,6 +459,16 @@ export class BatchProducer {
         continue;
       }
       const p = key !== undefined && key !== null ? partitionOf(key, lastBase.length) : this.#roundRobin++ % lastBase.length;
+      if (lastParked !== undefined && lastParked.has(p)) {
+        // A parked partition: handed back at once, in order, behind what was parked before.
+        parkedNow ??= new Map();
+        const tp = `${lastTopic}\0${p}`;
+        let entry = parkedNow.get(tp);
+        if (entry === undefined) parkedNow.set(tp, (entry = { topic: lastTopic, partition: p, indices: [] }));
+        entry.indices.push(i);
+        slots[i] = -1;
+        continue;
+      }
       let slot = lastBase[p]!;
       if (slot < 0) {
         slot = slotInfo.length;
@@ -473,6 +493,7 @@ export class BatchProducer {
       for (const p of pieces) part.pieces.push(p);
       chunk.left += pieces.length;
     }
+    if (parkedNow !== undefined) for (const e of parkedNow.values()) chunk.onParked!(e.indices, e.topic, e.partition);
   }
 
   /**
@@ -485,7 +506,7 @@ export class BatchProducer {
     const batch = this.#encoder.encode(messages, order, from, to, { ...this.#ids!, baseSequence: base % 0x80000000 }, now, timestamps);
     const limit = this.limitOf(part.topic);
     if (batch.length <= limit) {
-      out.push({ topic: part.topic, partition: part.partition, part, chunk, batch, from, to, base: base % 0x80000000, state: PIECE_PENDING, sent: false, lane: undefined });
+      out.push({ topic: part.topic, partition: part.partition, part, chunk, batch, from, to, base: base % 0x80000000, state: PIECE_PENDING, sent: false, everSent: false, lane: undefined });
       return base + (to - from);
     }
     if (to - from > 1) {
@@ -517,8 +538,10 @@ export class BatchProducer {
       const leader = this.#leaderOf(part);
       if (leader < 0) {
         leaderless = true;
+        if (part.leaderlessSince === 0) part.leaderlessSince = now;
         continue;
       }
+      part.leaderlessSince = 0;
       const list = byLeader.get(leader);
       if (list === undefined) byLeader.set(leader, [part]);
       else list.push(part);
@@ -531,6 +554,7 @@ export class BatchProducer {
           const p = nextToSend(part, this.#maxInflight, now);
           if (p === undefined) continue;
           p.sent = true;
+          p.everSent = true;
           p.lane = lane;
           part.inflight++;
           pieces.push(p);
@@ -842,6 +866,92 @@ export class BatchProducer {
   }
 
   /**
+   * Parks the partitions whose leader has been away (failing, slow, unknown) for PARK_AFTER_MS
+   * and that have records waiting. Called by the caller's timer (a dead broker answers nothing
+   * that would run it otherwise).
+   */
+  tick(now = Date.now()): void {
+    if (this.#closed || this.#paused) return;
+    for (const part of this.#parts.values()) {
+      if (part.pieces.length === 0 || this.isParked(part.topic, part.partition)) continue;
+      const leader = this.#leaderOf(part);
+      if (leader < 0 && part.leaderlessSince === 0) part.leaderlessSince = Date.now();
+      const since = leader < 0 ? part.leaderlessSince : troubleSince(this.#lanes.get(leader));
+      if (since === 0 || now - since < PARK_AFTER_MS || parkable(part) === part.pieces.length) continue;
+      this.#log.warn(
+        { topic: part.topic, partition: part.partition, leader, waitedMs: now - since },
+        `${part.topic}[${part.partition}]: ${leader < 0 ? 'no leader' : `its leader, broker ${leader}, has not answered`} for ${now - since} ms: its records are parked in the spool (in order) while the other partitions flow, and sent once it answers`,
+      );
+      this.park(part.topic, part.partition);
+    }
+  }
+
+  /**
+   * From now on records of the partition are handed back (submit's onParked), those waiting and
+   * never sent at once, those of later submits when they are written, until unpark().
+   */
+  park(topic: string, partition: number): void {
+    let set = this.#parked.get(topic);
+    if (set === undefined) this.#parked.set(topic, (set = new Set()));
+    set.add(partition);
+    const part = this.#parts.get(`${topic}\0${partition}`);
+    if (part === undefined) return;
+    const at = parkable(part);
+    const moved = part.pieces.splice(at);
+    if (moved.length === 0) return;
+    // Never sent: their sequence numbers are given again.
+    part.nextSeq = moved[0]!.base;
+    for (const p of moved) {
+      const indices: number[] = [];
+      for (let k = p.from; k < p.to; k++) indices.push(p.chunk.order[k]!);
+      p.state = PIECE_PARKED;
+      p.chunk.onParked!(indices, topic, partition);
+      if (--p.chunk.left === 0) p.chunk.resolve(p.chunk.outcome);
+    }
+  }
+
+  /** The caller has sent everything it parked of the partition: it flows as before. */
+  unpark(topic: string, partition: number): void {
+    const set = this.#parked.get(topic);
+    set?.delete(partition);
+    if (set?.size === 0) this.#parked.delete(topic);
+  }
+
+  isParked(topic: string, partition: number): boolean {
+    return this.#parked.get(topic)?.has(partition) ?? false;
+  }
+
+  /** Parked partitions ("topic[partition]"). */
+  parked(): string[] {
+    const out: string[] = [];
+    for (const [topic, set] of this.#parked) for (const p of set) out.push(`${topic}[${p}]`);
+    return out;
+  }
+
+  /** Whether a batch for the partition would be sent now: its leader known and answering. */
+  canSend(topic: string, partition: number, now = Date.now()): boolean {
+    const leader = this.#leaders.get(topic)?.[partition] ?? -1;
+    return leader >= 0 && !laneStalled(this.#lanes.get(leader), now);
+  }
+
+  /**
+   * True when everything of a submit (known by its `acked` array) still unsettled waits on parked
+   * partitions (batches sent before the park, kept for their retries): the caller need not keep
+   * its place for it.
+   */
+  onlyParkedLeft(acked: Uint8Array): boolean {
+    let found = false;
+    for (const part of this.#parts.values()) {
+      for (const p of part.pieces) {
+        if (p.chunk.acked !== acked) continue;
+        if (!this.isParked(part.topic, part.partition)) return false;
+        found = true;
+      }
+    }
+    return found;
+  }
+
+  /**
    * Puts nothing more on the wire (retries included) until resume(); requests on the wire are cut
    * (their connections reset: a request retransmitted across a network partition could otherwise
    * reach Kafka after another member's records) and resent, in order, once resumed. For an HA member that lost the group coordinator: it must stop producing
@@ -869,6 +979,7 @@ export class BatchProducer {
    */
   discard(): void {
     this.#epoch++;
+    this.#parked.clear();
     for (const part of this.#parts.values()) {
       for (const p of part.pieces) p.state = PIECE_DISCARDED;
       part.pieces = [];

@@ -7,7 +7,8 @@
 // partitioned link), then restored. Unlike a broker killed (cluster-faults.test.ts), Kafka holds
 // nothing here: what holds back the blackholed broker's partitions is the bridge's path to it
 // alone, so the partitions the other brokers lead must flow in every second of it. End offsets are
-// sampled every 250 ms directly (not through the relays); /status names the cut-off broker slow;
+// sampled every 250 ms directly (not through the relays); /status names the cut-off broker slow
+// and its partitions parked (their records wait in the spool, so the memory queue keeps moving);
 // after the restore everything drains, and verify's audit finds nothing lost, duplicated,
 // reordered or corrupted.
 import assert from 'node:assert/strict';
@@ -24,16 +25,11 @@ import { busyKeys, clusterTopics, growth, perSecond, SAMPLE_MS, sampler } from '
 const RATE = 40_000;
 const SECONDS = 60;
 const BLACKHOLE_MS = 20_000;
-/** The bridge's --buffer-size (events in memory): its default. */
-const BUFFER = 200_000;
 /**
- * Known to fail (2026-11-27): the sink reads ahead of a stalled broker by at most 1.5 × --buffer-size
- * events (half the memory queue taken, then a queue's worth from the spool; every batch holds records
- * of the stalled broker's partitions, and batches are released in order), 7.5 s of a 40,000 events/s
- * feed, with a pause of buffer/2 ÷ rate in the middle while the queue fills up to its spill point.
- * The cause is in kafka-sink.ts (#send, #release); remove `todo` once the sink parks a stalled broker's records.
+ * The bridge's --buffer-size (events in memory): its default. Without parking, the sink read at
+ * most 1.5 × this ahead of a stalled broker (7.5 s of this feed), then the other brokers starved.
  */
-const TODO = 'the sink stops feeding the other brokers once 1.5 × --buffer-size events wait behind the stalled one';
+const BUFFER = 200_000;
 
 /** The bridge's [Metrics] lines (one a second) printed so far. */
 function metricLines(stdout: string): string[] {
@@ -62,7 +58,7 @@ interface BrokerLaneDoc {
   lastError: string | null;
 }
 interface StatusDoc {
-  kafka: { perBroker: BrokerLaneDoc[]; leaderlessPartitions: string[] };
+  kafka: { perBroker: BrokerLaneDoc[]; leaderlessPartitions: string[]; parkedPartitions: Array<{ partition: string; records: number }> };
 }
 
 let cluster: TestCluster;
@@ -78,7 +74,7 @@ after(async () => {
   await cluster?.destroy();
 }, { timeout: 120_000 });
 
-test('one broker blackholed from the bridge for 20 s (the cluster healthy) under 40,000 events/s: the other brokers\' partitions flow in every second of it, its own flow again on restore, nothing lost', { timeout: 600_000, todo: TODO }, async (t) => {
+test('one broker blackholed from the bridge for 20 s (the cluster healthy) under 40,000 events/s: the other brokers\' partitions flow in every second of it, its own flow again on restore, nothing lost', { timeout: 600_000 }, async (t) => {
   const topics = clusterTopics();
   const N = RATE * SECONDS;
   const mock = await startMockServer({ port: 0, rate: RATE, events: N, mix: parseMix('mix', 'T=90,AM=10') });
@@ -98,7 +94,7 @@ test('one broker blackholed from the bridge for 20 s (the cluster healthy) under
   let victimKeys: string[] = [];
   let healthyKeys: string[] = [];
   const linesAt: number[] = [];
-  const statuses: Array<{ atMs: number; perBroker: BrokerLaneDoc[] }> = [];
+  const statuses: Array<{ atMs: number; perBroker: BrokerLaneDoc[]; parked: StatusDoc['kafka']['parkedPartitions'] }> = [];
   try {
     const replicas = await describeReplicas(cluster.bootstrap, names);
     const counts = leaderCounts(replicas);
@@ -113,7 +109,7 @@ test('one broker blackholed from the bridge for 20 s (the cluster healthy) under
     while (Date.now() - blackholedAt < BLACKHOLE_MS) {
       await sleep(1000);
       const doc = await statusOf().catch(() => undefined);
-      if (doc) statuses.push({ atMs: Date.now() - blackholedAt, perBroker: doc.kafka.perBroker });
+      if (doc) statuses.push({ atMs: Date.now() - blackholedAt, perBroker: doc.kafka.perBroker, parked: doc.kafka.parkedPartitions });
     }
     restoredAt = Date.now();
     relays.get(victim)!.restore();
@@ -136,7 +132,7 @@ test('one broker blackholed from the bridge for 20 s (the cluster healthy) under
   const victimPerSecond = perSecond(samples, victimKeys, blackholedAt, restoredAt);
   t.diagnostic(`partitions of the other brokers, records acknowledged per second while broker ${victim} was blackholed: ${healthyPerSecond.join(' ')}`);
   t.diagnostic(`partitions of broker ${victim} in the same seconds: ${victimPerSecond.join(' ')}`);
-  t.diagnostic(`/status each second of the blackhole: ${JSON.stringify(statuses.map((x) => ({ atMs: x.atMs, states: x.perBroker.map((b) => `${b.broker}:${b.state}/${b.inflight}`).join(' ') })))}`);
+  t.diagnostic(`/status each second of the blackhole: ${JSON.stringify(statuses.map((x) => ({ atMs: x.atMs, states: x.perBroker.map((b) => `${b.broker}:${b.state}/${b.inflight}`).join(' '), parked: x.parked.map((p) => `${p.partition}:${p.records}`).join(' ') })))}`);
   // After the restore: how soon the blackholed broker's partitions flowed again.
   const steady = busyKeys(samples, victimKeys, blackholedAt);
   const resumed = steady.map((key) => {
@@ -165,6 +161,12 @@ test('one broker blackholed from the bridge for 20 s (the cluster healthy) under
     shown.every((x) => ['slow', 'failing'].includes(stateOf(x, victim) ?? '')),
     `broker ${victim} not shown slow or failing throughout: ${JSON.stringify(shown)}`,
   );
+  const parkedShown = new Set(shown.flatMap((x) => x.parked.map((p) => p.partition.replace(/\[(\d+)\]$/, '/$1'))));
+  assert.ok(
+    victimKeys.filter((k) => steady.includes(k)).every((k) => parkedShown.has(k)),
+    `/status did not show every busy partition of broker ${victim} parked: ${[...parkedShown].join(', ')} of ${victimKeys.join(', ')}`,
+  );
+  assert.ok([...parkedShown].every((k) => victimKeys.includes(k)), `a partition of another broker was parked: ${[...parkedShown].join(', ')}`);
   const others = [1, 2, 3].filter((b) => b !== victim);
   assert.ok(
     shown.some((x) => others.every((b) => stateOf(x, b) === 'up')),
