@@ -16,8 +16,16 @@ export interface BenchOptions {
   brokers: string[] | undefined;
   /** TLS and SASL towards Kafka, for every client bench makes and every process it starts. */
   security: KafkaSecurity | undefined;
-  /** A shell command run instead of `ws2kafka run` (reads ws://127.0.0.1:<mockPort>/mock, writes trades/aggregates). */
+  /**
+   * A peer measured beside `ws2kafka run` (each rung, or the burst, run for ws2kafka, then for the
+   * peer): a shell command (reads ws://127.0.0.1:<mockPort>/mock, writes trades/aggregates), or a
+   * short name of bench/peers/ (`benthos`).
+   */
   peer: string | undefined;
+  /** --peer-only: the peer instead of `ws2kafka run` (bench's behaviour before issue 15). */
+  peerOnly: boolean;
+  /** --burst N: N events once at the mock's full speed instead of the ladder. */
+  burst: number | undefined;
   /** The mock's port with --peer (default 8081, the address a peer expects). */
   mockPort: number;
   /** Also measure the machine's ceiling (receive-only client, kafka-producer-perf-test). */
@@ -46,7 +54,13 @@ export const BENCH_DEFAULTS = {
   mockPort: 8081,
   ceilingRecords: 2_000_000,
   drainMs: 30_000,
+  /** --drain with --burst: a large burst takes longer than a rung's backlog to reach Kafka. */
+  burstDrainMs: 120_000,
 } as const;
+
+/** --burst accepts this many events at most: the mock's pacer gives nothing up while its backlog stays within a second of its highest rate (10,000,000/s). */
+export const MAX_BURST = 10_000_000;
+export const MIN_BURST = 1000;
 
 /** The flags as node's parseArgs returns them (strings and booleans). */
 export interface BenchFlagValues {
@@ -63,6 +77,8 @@ export interface BenchFlagValues {
   out?: string | undefined;
   'link-delay'?: string | undefined;
   inflight?: string | undefined;
+  burst?: string | undefined;
+  'peer-only'?: boolean | undefined;
 }
 
 /** The longest --link-delay: a round trip across the planet is about 300 ms. */
@@ -111,6 +127,8 @@ export function benchOptions(v: BenchFlagValues): BenchOptions {
     brokers: undefined,
     security: undefined,
     peer: undefined,
+    peerOnly: v['peer-only'] ?? false,
+    burst: undefined,
     mockPort: BENCH_DEFAULTS.mockPort,
     ceiling: v.ceiling ?? false,
     ceilingRecords: BENCH_DEFAULTS.ceilingRecords,
@@ -137,6 +155,16 @@ export function benchOptions(v: BenchFlagValues): BenchOptions {
     if (v.peer.trim() === '') throw usage('peer', v.peer, 'a shell command, e.g. "mytool --config bench.yaml"');
     o.peer = v.peer;
   }
+  if (o.peerOnly && o.peer === undefined) throw new Ws2kError('USAGE', '--peer-only needs --peer: it measures the peer instead of ws2kafka run');
+  if (v.burst !== undefined) {
+    o.burst = parseInteger('burst', v.burst, MIN_BURST, MAX_BURST);
+    for (const [flag, given] of [['rates', v.rates], ['duration', v.duration], ['ceiling', v.ceiling === true ? 'yes' : undefined], ['ceiling-records', v['ceiling-records']], ['link-delay', v['link-delay']]] as const) {
+      if (given !== undefined) {
+        throw new Ws2kError('USAGE', `--burst cannot be combined with --${flag}: --burst offers N events once at the mock's full speed, not a ladder of rates (run them as two benches)`);
+      }
+    }
+    if (v.drain === undefined) o.drainMs = BENCH_DEFAULTS.burstDrainMs;
+  }
   if (v['mock-port'] !== undefined) o.mockPort = parseInteger('mock-port', v['mock-port'], 1, 65_535);
   if (v['ceiling-records'] !== undefined) o.ceilingRecords = parseInteger('ceiling-records', v['ceiling-records'], 1000, 1_000_000_000);
   if (v.drain !== undefined) o.drainMs = parseDuration('drain', v.drain);
@@ -152,7 +180,7 @@ export function benchOptions(v: BenchFlagValues): BenchOptions {
   }
   if (v.inflight !== undefined) {
     o.inflight = parseInteger('inflight', v.inflight, 1, 1000);
-    if (o.peer !== undefined) throw new Ws2kError('USAGE', '--inflight is passed to ws2kafka run: a --peer command takes its own settings');
+    if (o.peer !== undefined && o.peerOnly) throw new Ws2kError('USAGE', '--inflight is passed to ws2kafka run: with --peer-only there is none (a --peer command takes its own settings)');
   }
   return o;
 }

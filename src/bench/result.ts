@@ -51,6 +51,15 @@ export interface CeilingResult {
   errors: string[];
 }
 
+/** --peer beside ws2kafka: the peer's rungs (same rates, run after ws2kafka's, fresh topics each). */
+export interface PeerLadder {
+  pipeline: string;
+  sustained_events_per_s: number | null;
+  rates: RungResult[];
+  /** ws2kafka's sustained rate over the peer's (null when either sustained none). */
+  ratio: number | null;
+}
+
 export interface BenchResult {
   sustained_events_per_s: number | null;
   ceiling_events_per_s: number | null;
@@ -60,6 +69,8 @@ export interface BenchResult {
   /** --link-delay: the delayed link to the broker, as measured (null without it). */
   link: LinkResult | null;
   pipeline: string;
+  /** --peer beside ws2kafka (null without --peer, or with --peer-only: then `rates` are the peer's). */
+  peer?: PeerLadder | null;
   settings: { duration_s: number; batch: number; mix: string; brokers: string[]; drain_s: number; link_delay_ms: number | null; inflight: number | null };
   machine: { cpus: number; cpu_model: string; memory_gb: number; node: string; kafka: string | null; date: string };
   /** Other heavy processes seen on the machine during the run (they share the cores). */
@@ -70,9 +81,15 @@ const int = (n: number | null) => (n === null ? 'n/a' : Math.round(n).toLocaleSt
 const ms = (n: number | null) => (n === null ? 'n/a' : n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en'));
 const dec = (n: number | null, d: number) => (n === null ? 'n/a' : n.toFixed(d));
 
-export function table(r: BenchResult): string {
+/** The sustained ratio, 2 decimals (null when either sustained none). */
+export function ratioOf(ours: number | null, theirs: number | null): number | null {
+  if (ours === null || theirs === null || theirs <= 0) return null;
+  return Math.round((ours / theirs) * 100) / 100;
+}
+
+function rungTable(pipeline: string, rates: RungResult[]): string[] {
   const head = ['offered/s', 'sent/s', 'acked/s', 'lost', 'dup', 'p50 ms', 'p99 ms', 'max ms', 'e2e p99 ms', 'CPU s/M', 'peak RSS MB', 'spool MB', 'drain s', 'verdict'];
-  const rows = r.rates.map((x) => [
+  const rows = rates.map((x) => [
     int(x.offered),
     int(x.sent_per_s),
     int(x.acked_per_s),
@@ -90,8 +107,21 @@ export function table(r: BenchResult): string {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (i === head.length - 1 ? 0 : (row[i] ?? '').length))));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : i === 0 || i === cells.length - 2 ? c.padStart(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  const out = [`pipeline: ${r.pipeline}`, line(head), ...rows.map(line), ''];
+  return [`pipeline: ${pipeline}`, line(head), ...rows.map(line), ''];
+}
+
+export function table(r: BenchResult): string {
+  const out = rungTable(r.pipeline, r.rates);
   out.push(`sustained: ${r.sustained_events_per_s === null ? 'none of the rates' : `${int(r.sustained_events_per_s)} events/s`}`);
+  if (r.peer != null) {
+    const p = r.peer;
+    out.push('', ...rungTable(p.pipeline, p.rates));
+    out.push(`sustained: ${p.sustained_events_per_s === null ? 'none of the rates' : `${int(p.sustained_events_per_s)} events/s`}`);
+    out.push(
+      `side by side: ws2kafka ${int(r.sustained_events_per_s)}/s, ${p.pipeline} ${int(p.sustained_events_per_s)}/s sustained; ` +
+        `ratio ${p.ratio === null ? 'n/a (one of them sustained none of the rates)' : `${p.ratio.toFixed(2)}×`}`,
+    );
+  }
   if (r.ceiling !== null) {
     const c = r.ceiling;
     out.push(`ceiling: ${int(r.ceiling_events_per_s)} events/s (receive-only client ${int(c.receive_events_per_s)}/s, kafka-producer-perf-test ${int(c.producer_records_per_s)}/s)`);

@@ -1,24 +1,19 @@
 // One rung of the ladder: fresh topics, `ws2kafka mock` offering one rate for one duration, the
 // pipeline (`ws2kafka run`, or --peer) in its own process, samples of sent and acknowledged events
 // while the feed runs, a drain, the pipeline's own figures, then verify's audit.
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kafkaChildOptions, type KafkaSecurity } from '../config/kafka-options.ts';
-import { Ws2kError } from '../errors.ts';
+import type { KafkaSecurity } from '../config/kafka-options.ts';
 import type { MockStats } from '../mock/stats.ts';
 import { audit } from '../verify/audit.ts';
-import { freePort, shell, ws2kafka, type Child } from './children.ts';
+import type { Child } from './children.ts';
 import { judgeRung, type Sample } from './judge.ts';
+import type { PeerSpec } from './peers.ts';
+import { bridgeMetrics, mockStats, startPipeline } from './pipeline.ts';
 import { treeUsage } from './proc.ts';
 import type { RungResult } from './result.ts';
-import { deleteTopics, freshTopics, OffsetSampler } from './topics.ts';
 
-export const MIX = 'T=90,AM=10';
+export { MIX } from './pipeline.ts';
 const SAMPLE_MS = 500;
-const START_TIMEOUT_MS = 60_000;
 
 export interface RungOptions {
   /** Kafka for bench's own clients (topics, offset samples, the audit). */
@@ -35,9 +30,9 @@ export interface RungOptions {
   durationMs: number;
   batch: number;
   drainMs: number;
-  /** A shell command instead of `ws2kafka run`. */
-  peer: string | undefined;
-  /** The mock's port with --peer. */
+  /** A peer instead of `ws2kafka run`. */
+  peer: PeerSpec | undefined;
+  /** The mock's port for an arbitrary --peer command. */
   mockPort: number;
   progress: (line: string) => void;
   /** Processes started, so that an interrupted bench can stop them. */
@@ -86,86 +81,24 @@ export function leftInSpool(output: string): number | undefined {
   return m === undefined ? undefined : Number(m[1]);
 }
 
-async function bridgeMetrics(url: string): Promise<string> {
-  try {
-    return await (await fetch(url)).text();
-  } catch {
-    return '';
-  }
-}
-
-async function mockStats(url: string): Promise<MockStats> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  return (await res.json()) as MockStats;
-}
-
 const k = (n: number) => Math.round(n).toLocaleString('en');
 
 export async function runRung(o: RungOptions): Promise<RungResult> {
-  const id = randomUUID().slice(0, 8);
-  const name = (what: string) => `bench-${id}-${o.offered}-${what}`;
-  const data = o.peer === undefined ? { trades: name('trades'), aggregates: name('aggregates') } : { trades: 'trades', aggregates: 'aggregates' };
-  const extra = o.peer === undefined ? [name('unknown'), name('dead-letter'), name('gaps')] : [];
-  const topics = [data.trades, data.aggregates];
-  const routes = { T: data.trades, A: data.aggregates, AM: data.aggregates };
-  await freshTopics(o.brokers, topics, o.security);
-
-  const children: Child[] = [];
-  const start = (c: Child) => {
-    children.push(c);
-    o.live.add(c);
-    return c;
-  };
-  const sampler = new OffsetSampler(o.brokers, topics, o.security);
-  const pipelineBrokers = (o.pipelineBrokers ?? o.brokers).join(',');
+  const p = await startPipeline({
+    brokers: o.brokers, pipelineBrokers: o.pipelineBrokers, inflight: o.inflight, security: o.security, peer: o.peer, mockPort: o.mockPort,
+    tag: String(o.offered), rate: o.offered, live: o.live,
+    mockArgs: ['--rate', String(o.offered), '--batch', String(o.batch), '--duration', `${o.durationMs}ms`],
+  });
+  const { mock, statsUrl, pipeline, metricsUrl, topics, routes, sampler } = p;
   const linkCpu = () => (o.link === undefined || o.link.exit !== undefined ? null : (treeUsage(o.link.pid)?.cpuS ?? null));
-  // Each bridge its own spool directory (SPOOL_DIR: a bridge without a spool ignores it).
-  const spoolDir = await mkdtemp(join(tmpdir(), 'ws2kafka-bench-spool-'));
   try {
-    const port = o.peer === undefined ? await freePort() : o.mockPort;
-    const mock = start(
-      ws2kafka('mock', ['mock', '--port', String(port), '--rate', String(o.offered), '--batch', String(o.batch), '--mix', MIX, '--duration', `${o.durationMs}ms`]),
-    );
-    const statsUrl = (await mock.waitFor(/stats at (\S+)/, 30_000, 'its start-up line'))[1] ?? '';
-    const url = `ws://127.0.0.1:${port}/mock`;
-
-    let metricsUrl: string | undefined;
-    let pipeline: Child;
-    if (o.peer === undefined) {
-      // The bridge connects as bench does: flags for the files and names, the password in its environment.
-      const child = kafkaChildOptions(o.security);
-      const metricsPort = await freePort();
-      metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-      pipeline = start(
-        ws2kafka('ws2kafka run', [
-          'run', '--url', url, '--brokers', pipelineBrokers, '--subscribe', 'T.*,AM.*',
-          '--topics', `T=${data.trades},A=${data.aggregates},AM=${data.aggregates}`,
-          '--unknown-topic', extra[0]!, '--dead-letter-topic', extra[1]!, '--gap-topic', extra[2]!,
-          '--metrics-port', String(metricsPort), '--metrics-interval', '1s', '--log-level', 'warn',
-          ...(o.inflight !== undefined ? ['--inflight', String(o.inflight)] : []),
-          ...child.args,
-        ], { SPOOL_DIR: spoolDir, ...child.env }),
-      );
-    } else {
-      pipeline = start(shell('--peer', o.peer, { WEBSOCKET_URL: url, KAFKA_BROKERS: pipelineBrokers, BENCH_RATE: String(o.offered), SPOOL_DIR: spoolDir }));
-    }
-
-    // The timeline starts when the pipeline subscribes.
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    let stats = await mockStats(statsUrl);
-    while (stats.startedAt === null) {
-      if (pipeline.exit !== undefined) throw new Ws2kError('BENCH_FAILED', `${pipeline.name} exited (${pipeline.exit.code ?? pipeline.exit.signal}) before subscribing to the mock:\n${pipeline.tail()}`);
-      if (Date.now() > deadline) throw new Ws2kError('BENCH_FAILED', `${pipeline.name} did not subscribe to ${url} within ${START_TIMEOUT_MS / 1000}s:\n${pipeline.tail()}`);
-      await sleep(50);
-      stats = await mockStats(statsUrl);
-    }
+    let stats: MockStats = p.started;
     const cpu0 = treeUsage(pipeline.pid)?.cpuS ?? null;
     const linkCpu0 = linkCpu();
     let peakMb = 0;
     let spool: SpoolFigures = { peakMb: null, spooled: null };
     // The topics were created empty and the mock had sent nothing before its timeline started.
-    const samples: Sample[] = [{ t: stats.startedAt, sent: 0, acked: 0 }];
+    const samples: Sample[] = [{ t: stats.startedAt ?? Date.now(), sent: 0, acked: 0 }];
     const sample = async (): Promise<MockStats> => {
       const t0 = Date.now();
       const [s, acked] = await Promise.all([mockStats(statsUrl), sampler.total()]);
@@ -274,13 +207,6 @@ export async function runRung(o: RungOptions): Promise<RungResult> {
       reasons: verdict.reasons,
     };
   } finally {
-    await sampler.close();
-    for (const c of children) {
-      await c.stop(5000).catch(() => undefined);
-      o.live.delete(c);
-    }
-    await deleteTopics(o.brokers, [...topics, ...extra], o.security).catch(() => undefined);
-    await rm(spoolDir, { recursive: true, force: true });
+    await p.close();
   }
 }
-

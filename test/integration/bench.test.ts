@@ -59,7 +59,7 @@ test('bench --peer runs another pipeline command against the same mock, judged b
   // WEBSOCKET_URL, Kafka at KAFKA_BROKERS, topics trades and aggregates. --mock-port keeps off 8081.
   const port = await freePort();
   const peer = `exec "${process.execPath}" "${cli}" run --url "$WEBSOCKET_URL" --brokers "$KAFKA_BROKERS" --metrics-port 0 --topics T=trades,A=aggregates,AM=aggregates`;
-  const r = await bench(['--peer', peer, '--mock-port', String(port), '--rates', '5000', '--duration', '2s']);
+  const r = await bench(['--peer', peer, '--peer-only', '--mock-port', String(port), '--rates', '5000', '--duration', '2s']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^pipeline: --peer exec /);
   const row = r.stdout.split('\n').find((l) => /^\s+5,000 /.test(l));

@@ -27,14 +27,16 @@ test('parseLinkDelay: durations as elsewhere, 0 allowed (the link without delay)
   }
 });
 
-test('benchOptions: --link-delay and --inflight set, refused with --brokers and --peer respectively', () => {
+test('benchOptions: --link-delay and --inflight set, refused with --brokers and --peer-only respectively', () => {
   const o = benchOptions({ 'link-delay': '20ms', inflight: '5' });
   assert.equal(o.linkDelayMs, 20);
   assert.equal(o.inflight, 5);
   assert.equal(benchOptions({}).linkDelayMs, undefined);
   assert.equal(benchOptions({}).inflight, undefined);
   assert.throws(() => benchOptions({ 'link-delay': '20ms', brokers: '127.0.0.1:9092' }), /--link-delay cannot be combined with --brokers/);
-  assert.throws(() => benchOptions({ inflight: '5', peer: 'tool' }), /--inflight is passed to ws2kafka run/);
+  assert.throws(() => benchOptions({ inflight: '5', peer: 'tool', 'peer-only': true }), /--inflight is passed to ws2kafka run/);
+  // Beside a peer, ws2kafka run still runs: --inflight is its.
+  assert.equal(benchOptions({ inflight: '5', peer: 'tool' }).inflight, 5);
   assert.throws(() => benchOptions({ inflight: '0' }), /--inflight '0' is not accepted/);
 });
 
