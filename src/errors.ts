@@ -52,6 +52,7 @@ export const ErrorCodes = {
   KAFKA_UNKNOWN_TOPIC: { retryable: true, summary: 'A topic does not exist (deleted, or not created): its records wait in the spool until it does.' },
   KAFKA_TOPIC_UNWRITABLE: { retryable: true, summary: 'Kafka refuses a topic for another lasting reason (a cluster setting): its records wait in the spool.' },
   KAFKA_PRODUCE_FAILED: { retryable: true, summary: 'A produce request failed for now (leader change, replicas, network): the same batch is retried, in order.' },
+  BUFFER_FULL: { retryable: true, summary: 'The memory buffer reached --buffer-size events or --buffer-bytes (the message says which): --overflow drop drops and counts events, block pauses reading.' },
   SPOOL_WRITE_FAILED: { retryable: true, summary: 'The spool could not be written (ENOSPC, EIO, EROFS): the --spool-full policy applies until it can.' },
   HA_FENCED: { retryable: true, summary: 'HA: the active member heard nothing from the group coordinator for --ha-session-timeout minus --ha-fence-margin: it stopped reading the feeds.' },
   HA_GROUP_UNAVAILABLE: { retryable: true, summary: 'HA: joining the group failed (Kafka unreachable, or the session timeout outside the broker\'s limits): joined again with backoff.' },

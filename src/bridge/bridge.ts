@@ -107,6 +107,7 @@ export class Bridge {
       lingerMs: c.lingerMs,
       batchBytes: c.batchBytes,
       capacity: c.bufferSize,
+      capacityBytes: c.bufferBytes,
       topics: [...wanted],
       partitions: c.partitions,
       replication: c.replication,

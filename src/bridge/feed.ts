@@ -233,7 +233,9 @@ export class Feed {
       const now = Date.now();
       if (now - this.#lastDropLog > 5000) {
         this.#lastDropLog = now;
-        this.#o.log.warn({ dropped: m.eventsDropped, capacity: this.#o.sink.queue.capacity }, 'buffer full: dropping events (--overflow drop); each is counted');
+        const q = this.#o.sink.queue;
+        const by = q.fullBound === 'bytes' ? `--buffer-bytes ${q.capacityBytes}` : `--buffer-size ${q.capacity}`;
+        this.#o.log.warn({ code: 'BUFFER_FULL', dropped: m.eventsDropped, capacity: q.capacity, capacityBytes: q.capacityBytes, retainedBytes: q.retainedBytes }, `[BUFFER_FULL] buffer full (${by} reached): dropping events (--overflow drop); each is counted`);
       }
       return;
     }

@@ -22,6 +22,35 @@ export function parseInteger(option: string, value: string, min: number, max = N
   return Number(v);
 }
 
+const POWERS: Record<string, number> = { '': 0, k: 1, m: 2, g: 3, t: 4 };
+
+/**
+ * A size in bytes: "1048576", "256MB" (10^6), "256MiB" or "256m" (2^20), "1.5GiB", "64k"; case
+ * does not matter, "B" may be left out. 0 stays 0. Whole bytes from min to max (or 0 when zero is
+ * allowed, as "no bound"); the message names the option and the accepted range.
+ */
+export function parseBytes(option: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER, zero = false): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?)b?|b)?$/i.exec(value.trim().replace(/_/g, ''));
+  const fmt = (n: number) => formatBytes(n);
+  const accepted = `${zero ? '0 (no bound) or ' : ''}a size from ${fmt(min)} to ${max === Number.MAX_SAFE_INTEGER ? 'any size' : fmt(max)}, in bytes or with a unit: 256MB (10^6), 256MiB or 256m (2^20), 1GiB`;
+  if (!m) throw usage(option, value, accepted);
+  const unit = (m[2] ?? '').toLowerCase();
+  // KB, MB, GB: powers of 1000; KiB, MiB, GiB and the bare letters k, m, g: powers of 1024.
+  const decimal = unit !== '' && m[3] === '' && /b$/i.test(value.trim());
+  const bytes = Math.round(Number(m[1]) * (decimal ? 1000 : 1024) ** POWERS[unit]!);
+  if (bytes === 0 && zero) return 0;
+  if (!Number.isSafeInteger(bytes) || bytes < min || bytes > max) throw usage(option, value, accepted);
+  return bytes;
+}
+
+/** 268435456 → "256MiB", 1000 → "1000B": exact binary units only (for messages and help). */
+export function formatBytes(n: number): string {
+  for (const [unit, p] of [['TiB', 4], ['GiB', 3], ['MiB', 2], ['KiB', 1]] as const) {
+    if (n >= 1024 ** p && n % 1024 ** p === 0) return `${n / 1024 ** p}${unit}`;
+  }
+  return `${n}B`;
+}
+
 export function parseChoice<T extends string>(option: string, value: string, choices: readonly T[]): T {
   const found = choices.find((c) => c === value.trim());
   if (found === undefined) throw usage(option, value, `one of ${choices.join(', ')}`);

@@ -6,7 +6,7 @@ import { DEFAULT_TOPICS } from '../route/route.ts';
 import { parseFeeds, type FeedConfig } from './feeds.ts';
 import { KAFKA_OPTIONS, kafkaFlagSpec, kafkaHelpRows, kafkaSecurityFrom, pickOption, readCaBundle, secretFromFile, type KafkaSecurity } from './kafka-options.ts';
 import { LIMITS, type LimitName } from './limits.ts';
-import { parseBrokers, parseChoice, parseDuration, parseInteger, parseMap, parseTopic, parseUrl, usage } from './parse.ts';
+import { parseBrokers, parseBytes, parseChoice, parseDuration, parseInteger, parseMap, parseTopic, parseUrl, usage } from './parse.ts';
 
 export const COMPRESSIONS = ['lz4', 'snappy', 'zstd', 'gzip', 'none'] as const;
 export const OVERFLOWS = ['spool', 'block', 'drop'] as const;
@@ -41,6 +41,8 @@ export interface RunConfig {
   batchBytes: number;
   inflight: number;
   bufferSize: number;
+  /** --buffer-bytes: most bytes the memory buffer keeps alive (frames and records); 0: no byte bound. */
+  bufferBytes: number;
   overflow: (typeof OVERFLOWS)[number];
   durability: (typeof DURABILITIES)[number];
   spoolDir: string | undefined;
@@ -129,6 +131,8 @@ export function parseHaGroup(option: string, value: string): string {
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(value.trim())) throw usage(option, value, 'a group name of letters, digits, . _ - (at most 200)');
   return value.trim();
 }
+/** --buffer-bytes' default (docs/benchmarks.md: peak RSS at 300,000 events/s). */
+export const BUFFER_BYTES_DEFAULT = '64MiB';
 const int = (min: number, max?: number) => (o: string, v: string) => parseInteger(o, v, min, max);
 
 /** Every option of `run`: its flag, environment variable, default and help line. */
@@ -153,6 +157,7 @@ export const RUN_OPTIONS: readonly Option[] = [
   { key: 'metadataMaxAgeMs', flag: 'metadata-max-age', env: 'KAFKA_METADATA_MAX_AGE', arg: 'DURATION', default: '5m', parse: parseDuration, help: 'the topics\' metadata is read again when older than this, so partitions added to a topic are used (Kafka\'s metadata.max.age.ms)' },
   { key: 'inflight', flag: 'inflight', env: 'KAFKA_INFLIGHT', arg: 'N', default: '5', parse: int(1, 5), help: 'produce requests in flight per broker, and batches per partition (1 to 5; the idempotent producer keeps order within 5)' },
   { key: 'bufferSize', flag: 'buffer-size', env: 'KAFKA_BUFFER_SIZE', arg: 'EVENTS', default: '200000', parse: int(1000, 50_000_000), help: 'events held in memory between socket and Kafka' },
+  { key: 'bufferBytes', flag: 'buffer-bytes', env: 'KAFKA_BUFFER_BYTES', arg: 'BYTES', default: BUFFER_BYTES_DEFAULT, parse: (o, v) => parseBytes(o, v, 64 * 1024, 1024 ** 4, true), help: "bytes the memory buffer keeps alive: the frames its events are read from (each counted whole, once) and each record's objects; when reached, --overflow applies as for --buffer-size. Sizes: 256MB (10^6), 256MiB or 256m (2^20), 1GiB; 64KiB to 1TiB, or 0 (no byte bound)" },
   { key: 'overflow', flag: 'overflow', env: 'OVERFLOW', arg: OVERFLOWS.join('|'), default: 'spool', parse: (o, v) => parseChoice(o, v, OVERFLOWS), help: 'when the memory buffer is full: spool (write to the disk spool, replay in order), block (pause reading the socket) or drop (discard and count)' },
   { key: 'durability', flag: 'durability', env: 'DURABILITY', arg: DURABILITIES.join('|'), default: 'memory', parse: (o, v) => parseChoice(o, v, DURABILITIES), help: 'disk: every event is written to the spool before it is produced, so a crash loses nothing read (see docs/operations.md)' },
   { key: 'spoolDir', flag: 'spool-dir', env: 'SPOOL_DIR', arg: 'DIR', default: undefined, parse: (_o, v) => v, help: 'the spool directory, one per bridge (default: ~/.cache/ws2kafka/spool/default)' },

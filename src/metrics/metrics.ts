@@ -67,6 +67,11 @@ export class BridgeMetrics {
   oldestAt: () => number | undefined = () => undefined;
   bufferUsed = 0;
   bufferCapacity = 0;
+  /**
+   * The memory queue (the sink's RecordQueue, set by the sink), read when exported: the bytes it
+   * keeps alive and its byte bound (--buffer-bytes; 0: none). Undefined: both read as 0.
+   */
+  bufferQueue: { readonly retainedBytes: number; readonly capacityBytes: number } | undefined;
   /** Receive → acknowledgement, in µs: since start, and since the last metrics line. */
   readonly latency = new Histogram();
   readonly intervalLatency = new Histogram();

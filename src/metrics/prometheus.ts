@@ -44,6 +44,8 @@ export const COUNTERS: ReadonlyArray<[string, CounterField, string]> = [
 export const GAUGES: ReadonlyArray<[string, string]> = [
   ['ws2kafka_buffer_events', 'Events in memory waiting for Kafka'],
   ['ws2kafka_buffer_capacity_events', 'Capacity of the in-memory buffer'],
+  ['ws2kafka_buffer_bytes', 'Bytes the in-memory buffer keeps alive: the frames its events are views of (each counted whole, once) and the records\' objects'],
+  ['ws2kafka_buffer_capacity_bytes', 'Byte bound of the in-memory buffer (--buffer-bytes; 0: none)'],
   ['ws2kafka_spool_bytes', 'Unacknowledged bytes in the disk spool'],
   ['ws2kafka_oldest_unacked_age_seconds', 'Age of the oldest event read and not yet acknowledged by Kafka'],
   ['ws2kafka_ack_latency_seconds', 'Receive-to-acknowledgement latency since start, by quantile (0.5, 0.99, 1)'],
@@ -52,6 +54,13 @@ export const GAUGES: ReadonlyArray<[string, string]> = [
   ['ws2kafka_ha_active', 'HA group (--ha-group): 1 while this member is the active one (reads the feeds), 0 as a standby (or without a group)'],
   ['ws2kafka_parked_records', 'Records of partitions whose leader broker is away (parked), waiting in the spool to be sent in order once it answers'],
 ];
+
+/** A gauge's help text, by name (GAUGES is what docs/metrics.md is checked against). */
+function gaugeHelp(name: string): string {
+  const found = GAUGES.find(([n]) => n === name);
+  if (found === undefined) throw new Error(`no help for gauge ${name}`);
+  return found[1];
+}
 
 type FeedField = 'eventsReceived' | 'framesReceived' | 'framesRejected' | 'eventsRejected' | 'reconnects' | 'gaps';
 
@@ -87,11 +96,13 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
       },
     });
   }
-  new Gauge({ name: 'ws2kafka_buffer_events', help: GAUGES[0]![1], registers: [registry], collect() { this.set(m.bufferUsed); } });
-  new Gauge({ name: 'ws2kafka_buffer_capacity_events', help: GAUGES[1]![1], registers: [registry], collect() { this.set(m.bufferCapacity); } });
-  new Gauge({ name: 'ws2kafka_spool_bytes', help: GAUGES[2]![1], registers: [registry], collect() { this.set(m.spoolBytes); } });
-  new Gauge({ name: 'ws2kafka_held_records', help: GAUGES[5]![1], registers: [registry], collect() { this.set(m.heldRecords); } });
-  new Gauge({ name: 'ws2kafka_parked_records', help: GAUGES.find(([n]) => n === 'ws2kafka_parked_records')![1], registers: [registry], collect() { this.set(m.parkedRecords); } });
+  new Gauge({ name: 'ws2kafka_buffer_events', help: gaugeHelp('ws2kafka_buffer_events'), registers: [registry], collect() { this.set(m.bufferUsed); } });
+  new Gauge({ name: 'ws2kafka_buffer_capacity_events', help: gaugeHelp('ws2kafka_buffer_capacity_events'), registers: [registry], collect() { this.set(m.bufferCapacity); } });
+  new Gauge({ name: 'ws2kafka_buffer_bytes', help: gaugeHelp('ws2kafka_buffer_bytes'), registers: [registry], collect() { this.set(m.bufferQueue?.retainedBytes ?? 0); } });
+  new Gauge({ name: 'ws2kafka_buffer_capacity_bytes', help: gaugeHelp('ws2kafka_buffer_capacity_bytes'), registers: [registry], collect() { this.set(m.bufferQueue?.capacityBytes ?? 0); } });
+  new Gauge({ name: 'ws2kafka_spool_bytes', help: gaugeHelp('ws2kafka_spool_bytes'), registers: [registry], collect() { this.set(m.spoolBytes); } });
+  new Gauge({ name: 'ws2kafka_held_records', help: gaugeHelp('ws2kafka_held_records'), registers: [registry], collect() { this.set(m.heldRecords); } });
+  new Gauge({ name: 'ws2kafka_parked_records', help: gaugeHelp('ws2kafka_parked_records'), registers: [registry], collect() { this.set(m.parkedRecords); } });
   const labelled = (name: string, help: string, label: string, counts: Map<string, number>) =>
     new Counter({
       name,
@@ -120,7 +131,7 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
   }
   new Gauge({
     name: 'ws2kafka_feed_streaming',
-    help: GAUGES[6]![1],
+    help: gaugeHelp('ws2kafka_feed_streaming'),
     labelNames: ['feed'],
     registers: [registry],
     collect() {
@@ -128,11 +139,11 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
       for (const f of m.feeds) this.set({ feed: f.name }, f.state() === 'streaming' ? 1 : 0);
     },
   });
-  new Gauge({ name: 'ws2kafka_ha_active', help: GAUGES[7]![1], registers: [registry], collect() { this.set(m.haActive); } });
-  new Gauge({ name: 'ws2kafka_oldest_unacked_age_seconds', help: GAUGES[3]![1], registers: [registry], collect() { this.set(m.oldestUnackedMs() / 1000); } });
+  new Gauge({ name: 'ws2kafka_ha_active', help: gaugeHelp('ws2kafka_ha_active'), registers: [registry], collect() { this.set(m.haActive); } });
+  new Gauge({ name: 'ws2kafka_oldest_unacked_age_seconds', help: gaugeHelp('ws2kafka_oldest_unacked_age_seconds'), registers: [registry], collect() { this.set(m.oldestUnackedMs() / 1000); } });
   new Gauge({
     name: 'ws2kafka_ack_latency_seconds',
-    help: GAUGES[4]![1],
+    help: gaugeHelp('ws2kafka_ack_latency_seconds'),
     labelNames: ['quantile'],
     registers: [registry],
     collect() {

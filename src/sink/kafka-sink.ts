@@ -41,6 +41,8 @@ export interface SinkOptions {
   lingerMs: number;
   batchBytes: number;
   capacity: number;
+  /** Most bytes the memory queue keeps alive (frames and records, RecordQueue.retainedBytes); 0 or absent: no byte bound. */
+  capacityBytes?: number;
   /** Topics to create (when missing) before the first record is sent. */
   topics: string[];
   partitions: number;
@@ -153,8 +155,8 @@ export class KafkaSink {
   readonly held: HeldStore;
   /** Records of parked partitions (their leader away), by "topic#partition". */
   readonly parked: HeldStore;
-  /** The probe of a parked partition in flight. */
-  #parkProbe: Taken | undefined;
+  /** The batches of parked partitions in flight, by store key (one per partition). */
+  #parkProbes = new Map<string, Taken>();
   /** Batches from memory detached from the queue's order, until Kafka settles them. */
   #detached: Taken[] = [];
   #probeTimer: NodeJS.Timeout | undefined;
@@ -196,8 +198,9 @@ export class KafkaSink {
 
   constructor(o: SinkOptions) {
     this.#o = o;
-    this.queue = new RecordQueue(o.capacity);
+    this.queue = new RecordQueue(o.capacity, o.capacityBytes);
     o.metrics.bufferCapacity = o.capacity;
+    o.metrics.bufferQueue = this.queue;
     this.#toDisk = o.spool !== undefined && o.writeAhead === true;
     this.#spoolUsed = (o.spool?.size ?? 0) > 0;
     this.#producer = new BatchProducer({
@@ -262,7 +265,8 @@ export class KafkaSink {
       this.#o.log.warn({ buffered: this.queue.size, spooled: spool.size, spool: spool.options.dir }, 'memory buffer full: its oldest events go to the disk spool (sent ahead of newer ones, in order)');
     }
     this.#spoolUsed = true;
-    this.queue.takeRange(keep, Math.max(1, Math.ceil(this.queue.capacity / 10)), (r, at) => this.#toSpool(r, at));
+    // Enough to be below 90 % of both bounds (a tenth of the events when the event bound is full).
+    this.queue.takeRange(keep, this.queue.countToFree(keep, 0.9), (r, at) => this.#toSpool(r, at));
   }
 
   /**
@@ -531,16 +535,17 @@ export class KafkaSink {
         if (records.length > 0) this.#submit(this.#fromSpoolRecords(records, 'held', topic));
       }
     }
-    if (this.parked.topics.size > 0 && this.#parkProbe === undefined) {
-      // A parked partition whose leader answers again: its oldest records, one batch at a time.
-      const key = this.parked.due(Date.now(), (k) => {
+    // Each parked partition whose leader answers again: its oldest records, one batch at a time.
+    for (let now = Date.now(); this.parked.topics.size > this.#parkProbes.size; ) {
+      const key = this.parked.due(now, (k) => {
+        if (this.#parkProbes.has(k)) return false;
         const { topic, partition } = parseParkKey(k);
         return this.#producer.canSend(topic, partition);
       });
-      if (key !== undefined) {
-        const records = this.parked.takeProbe(key, this.#o.batchBytes);
-        if (records.length > 0) this.#submit(this.#fromSpoolRecords(records, 'parked', key));
-      }
+      if (key === undefined) break;
+      const records = this.parked.takeProbe(key, this.#o.batchBytes);
+      if (records.length === 0) break;
+      this.#submit(this.#fromSpoolRecords(records, 'parked', key));
     }
     const spool = this.#o.spool;
     if (spool !== undefined && this.#pending.length > 0) this.#flushPending(false);
@@ -576,7 +581,7 @@ export class KafkaSink {
       for (let i = 0; i < times.length; i++) received[i] = times[i]! < 0 ? -1 : ORIGIN + times[i]!;
       this.#submit({ n: records.length, from: 'memory', times, received, messages: records, acked: new Uint8Array(records.length), topic: '', done: false });
     }
-    if (this.#out.length === 0 && this.#probe === undefined && this.#parkProbe === undefined && this.#detached.length === 0) this.#idle();
+    if (this.#out.length === 0 && this.#probe === undefined && this.#parkProbes.size === 0 && this.#detached.length === 0) this.#idle();
   }
 
   /** A batch of spool (or held) records; their receive times as performance.now() ms or their tag. */
@@ -594,7 +599,7 @@ export class KafkaSink {
 
   #submit(batch: Taken): void {
     if (batch.from === 'held') this.#probe = batch;
-    else if (batch.from === 'parked') this.#parkProbe = batch;
+    else if (batch.from === 'parked') this.#parkProbes.set(batch.topic, batch);
     else this.#out.push(batch);
     const probe = batch.from === 'held' || batch.from === 'parked';
     const onParked = probe ? undefined : (indices: number[], topic: string, partition: number) => this.#parkRecords(batch, indices, topic, partition);
@@ -664,7 +669,7 @@ export class KafkaSink {
   }
 
   #pendingTotal(): number {
-    return this.queue.size + (this.#o.spool?.size ?? 0) + this.#pending.length + this.#detachedLeft() + this.parked.size + (this.#parkProbe?.n ?? 0);
+    return this.queue.size + (this.#o.spool?.size ?? 0) + this.#pending.length + this.#detachedLeft() + this.parked.size + this.#parkProbes.size;
   }
 
   /** Records of detached batches not acknowledged (nor parked) yet. */
@@ -751,7 +756,7 @@ export class KafkaSink {
       m.heldRecords = this.held.size;
     } else if (batch.from === 'parked') {
       // A parked partition's batch: acknowledged, the next goes at once; none left: it flows as before.
-      this.#parkProbe = undefined;
+      this.#parkProbes.delete(batch.topic);
       const left = outcome.held.map((h) => batch.messages[h.index] as SpoolRecord);
       if (this.parked.probed(batch.topic, left, Date.now())) this.#unpark(batch.topic);
       m.parkedRecords = this.parked.size;
@@ -764,7 +769,7 @@ export class KafkaSink {
     }
     for (const refuse of refusals) refuse();
     if (this.#pending.length > 0 && !this.#flushScheduled) this.#flushPending();
-    if (this.#wasFull && this.queue.size < this.queue.capacity * 0.9 && !(this.#o.spool?.full ?? false) && this.#pending.length === 0) {
+    if (this.#wasFull && this.queue.below(0.9) && !(this.#o.spool?.full ?? false) && this.#pending.length === 0) {
       this.#wasFull = false;
       this.#o.onSpace();
     }
@@ -981,10 +986,8 @@ export class KafkaSink {
     for (const t of [...this.#out, ...this.#detached]) t.dropped = true;
     this.#out = [];
     this.#detached = [];
-    if (this.#parkProbe !== undefined) {
-      this.#parkProbe.dropped = true;
-      this.#parkProbe = undefined;
-    }
+    for (const p of this.#parkProbes.values()) p.dropped = true;
+    this.#parkProbes.clear();
     for (const key of [...this.parked.topics.keys()]) n += this.parked.clear(key);
     this.#o.metrics.parkedRecords = 0;
     if (this.#probe !== undefined) {

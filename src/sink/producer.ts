@@ -878,6 +878,9 @@ export class BatchProducer {
       if (leader < 0 && part.leaderlessSince === 0) part.leaderlessSince = Date.now();
       const since = leader < 0 ? part.leaderlessSince : troubleSince(this.#lanes.get(leader));
       if (since === 0 || now - since < PARK_AFTER_MS || parkable(part) === part.pieces.length) continue;
+      // A whole cluster waiting (acks=all while a dead broker is still in every ISR) is not one
+      // broker away: parking would only send everything the slower way once it moves again.
+      if (leader >= 0 && !this.#okSince(since, leader)) continue;
       this.#log.warn(
         { topic: part.topic, partition: part.partition, leader, waitedMs: now - since },
         `${part.topic}[${part.partition}]: ${leader < 0 ? 'no leader' : `its leader, broker ${leader}, has not answered`} for ${now - since} ms: its records are parked in the spool (in order) while the other partitions flow, and sent once it answers`,
@@ -908,6 +911,12 @@ export class BatchProducer {
       p.chunk.onParked!(indices, topic, partition);
       if (--p.chunk.left === 0) p.chunk.resolve(p.chunk.outcome);
     }
+  }
+
+  /** Whether a broker other than `except` has acknowledged anything after `since`. */
+  #okSince(since: number, except: number): boolean {
+    for (const lane of this.#lanes.values()) if (lane.broker !== except && lane.lastOkAt > since) return true;
+    return false;
   }
 
   /** The caller has sent everything it parked of the partition: it flows as before. */

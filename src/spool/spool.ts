@@ -88,7 +88,6 @@ export class Spool {
   #inflight: number[] = [];
   #inflightHead = 0;
   /** Reused by read(): records of a batch are views into it, and a batch is read only after the previous one was acknowledged. */
-  #readBuf: Buffer = Buffer.alloc(0);
   #bytes = 0;
   #dirty = false;
   #timer: NodeJS.Timeout | undefined;
@@ -274,11 +273,11 @@ export class Spool {
         continue;
       }
       let want = Math.min(seg.bytes - this.#read.offset, Math.max(maxBytes - total, 64 * 1024));
-      let view = this.#readAt(seg, want, total === 0);
+      let view = this.#readAt(seg, want);
       if (view.length >= 8 && 8 + view.readUInt32LE(0) > view.length && view.length < seg.bytes - this.#read.offset) {
         // One record larger than the chunk (a big dead-lettered frame): read exactly it.
         want = Math.min(seg.bytes - this.#read.offset, 8 + view.readUInt32LE(0));
-        view = this.#readAt(seg, want, false);
+        view = this.#readAt(seg, want);
       }
       let o = 0;
       while (o < view.length && total < maxBytes) {
@@ -297,16 +296,12 @@ export class Spool {
   }
 
   /**
-   * `want` bytes of `seg` at the read position. The first chunk of a batch goes into a buffer
-   * kept for reuse (the records are views into it, and the next batch is read only once this one
-   * is acknowledged); any further chunk of the same batch gets a buffer of its own.
+   * `want` bytes of `seg` at the read position, in a buffer of their own: the records read are
+   * views into it, and they live on after the next read (several batches in flight, records
+   * parked or held later), so a buffer is never reused.
    */
-  #readAt(seg: Segment, want: number, reuse: boolean): Buffer {
-    let chunk: Buffer;
-    if (reuse) {
-      if (this.#readBuf.length < want) this.#readBuf = Buffer.allocUnsafe(want);
-      chunk = this.#readBuf;
-    } else chunk = Buffer.allocUnsafe(want);
+  #readAt(seg: Segment, want: number): Buffer {
+    const chunk = Buffer.allocUnsafe(want);
     const fd = seg.fd ?? openSync(seg.path, 'r');
     const n = readSync(fd, chunk, 0, want, this.#read.offset);
     if (seg.fd === undefined) closeSync(fd);

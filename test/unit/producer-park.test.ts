@@ -109,3 +109,26 @@ test('a partition without a leader for PARK_AFTER_MS is parked too; a submit wit
   expected.acked(plain);
   assertLogs(fake, expected);
 });
+
+test('every broker stalled at once (acks=all waiting on a dead replica): nothing is parked, everything waits in place', async (t) => {
+  const fake = new FakeKafka().topic('trades', [1, 2]);
+  const run = await producerFor(t, fake, { maxInflight: 1 });
+  const expected = new Expected(fake);
+  const warm = interleave(records('trades', 4, keysOn(2, 0)), records('trades', 4, keysOn(2, 1)));
+  await run.producer.submit(warm);
+  expected.acked(warm);
+  fake.pause(1);
+  fake.pause(2);
+  const parked = new Map<number, SendRecord[]>();
+  const batches = Array.from({ length: 4 }, () => interleave(records('trades', 5, keysOn(2, 0)), records('trades', 5, keysOn(2, 1))));
+  const ws = batches.map((m) => watch(run.producer.submit(m, undefined, false, undefined, parking(parked)(m))));
+  await waitFor('both on the wire', () => fake.tpInflight.get('trades[0]') === 1 && fake.tpInflight.get('trades[1]') === 1);
+  run.producer.tick(Date.now() + PARK_AFTER_MS);
+  assert.deepEqual(run.producer.parked(), [], 'no broker acknowledged anything since the stall began');
+  assert.equal(parked.size, 0);
+  fake.resume(1);
+  fake.resume(2);
+  for (const w of ws) assert.deepEqual(await w.promise, NOTHING);
+  for (const m of batches) expected.acked(m);
+  assertLogs(fake, expected);
+});

@@ -166,3 +166,22 @@ test('feeds: a mistake names the file, the feed and the key; a URL beside the li
   await assert.rejects(loadRunConfig({ config: await write('both.json', [ok], { url: 'ws://127.0.0.1:1/b' }) }, {}), /lists feeds, and url in the file gives one more/);
   await assert.rejects(loadRunConfig({ config: listed, demo: true }, {}), /--demo \(the built-in mock feed\) cannot be added/);
 });
+
+test('--buffer-bytes: sizes with units, 0 for no byte bound, a bad value names the flag and the range', async () => {
+  assert.equal((await loadRunConfig({}, {})).bufferBytes, 64 * 1024 * 1024, 'default 64MiB');
+  const bytes = async (v: string) => (await loadRunConfig({ 'buffer-bytes': v }, {})).bufferBytes;
+  assert.equal(await bytes('256MB'), 256_000_000);
+  assert.equal(await bytes('256MiB'), 256 * 1024 ** 2);
+  assert.equal(await bytes('64m'), 64 * 1024 ** 2);
+  assert.equal(await bytes('1GiB'), 1024 ** 3);
+  assert.equal(await bytes('1.5g'), 1.5 * 1024 ** 3);
+  assert.equal(await bytes('512KiB'), 512 * 1024);
+  assert.equal(await bytes('100kb'), 100_000);
+  assert.equal(await bytes('1048576'), 1048576);
+  assert.equal(await bytes('0'), 0, '0: no byte bound');
+  assert.equal((await loadRunConfig({}, { KAFKA_BUFFER_BYTES: '32m' })).bufferBytes, 32 * 1024 ** 2);
+  await assert.rejects(bytes('lots'), /--buffer-bytes 'lots' is not valid: expected 0 \(no bound\) or a size from 64KiB to 1TiB/);
+  await assert.rejects(bytes('1k'), /--buffer-bytes '1k' is not valid: expected 0 \(no bound\) or a size from 64KiB to 1TiB/);
+  await assert.rejects(bytes('2TiB'), /--buffer-bytes '2TiB' is not valid/);
+  await assert.rejects(loadRunConfig({}, { KAFKA_BUFFER_BYTES: '-5m' }), /KAFKA_BUFFER_BYTES '-5m' is not valid/);
+});

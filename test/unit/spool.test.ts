@@ -280,3 +280,16 @@ test('fdatasync failures are recorded, not thrown; the append around them still 
   assert.doesNotThrow(() => b.close());
   unlinkSync(join(dir, segName(1)));
 });
+
+test('records read stay intact after later reads: several batches may be in flight, and a record may be parked or held long after it was read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+  const { spool } = open(dir);
+  spool.append(range(0, 600).map(rec));
+  const batches = [spool.read(2000), spool.read(2000), spool.read(2000)];
+  const copies = batches.map((b) => b.map((r) => Buffer.from(r.value)));
+  // More reads after those (the batches not acknowledged yet).
+  while (spool.unread > 0) spool.read(2000);
+  batches.forEach((b, k) => b.forEach((r, i) => assert.ok(r.value.equals(copies[k]![i]!), `batch ${k}, record ${i}: its bytes changed under it`)));
+  assert.deepEqual(batches.flat().map(q), range(0, batches.flat().length));
+  spool.close();
+});
