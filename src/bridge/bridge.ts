@@ -117,6 +117,11 @@ export class Bridge {
       onSpace: () => {
         for (const f of this.feeds) f.source.resume();
       },
+      onWait: () => {
+        if (!this.feeds.every((f) => f.source.canWait())) return false;
+        for (const f of this.feeds) f.source.pause(true);
+        return true;
+      },
       onTaggedAck: (tag) => {
         if (tag === TAG_DEAD_LETTER) this.metrics.deadLettersProduced++;
         else if (tag === TAG_GAP) this.metrics.gapRecordsProduced++;
@@ -125,7 +130,7 @@ export class Bridge {
       topicConfigs,
       onRefused: (record, code, detail, receivedAt) => this.#refused(record, code, detail, receivedAt),
     });
-    const limits = { maxEventsPerFrame: c.maxEventsPerFrame, maxDepth: c.maxDepth, maxKeyBytes: c.maxKeyBytes, maxFrameBytes: c.maxFrameBytes, overflow: c.overflow, pingIntervalMs: c.pingIntervalMs, silenceTimeoutMs: c.silenceTimeoutMs };
+    const limits = { maxEventsPerFrame: c.maxEventsPerFrame, maxDepth: c.maxDepth, maxKeyBytes: c.maxKeyBytes, maxFrameBytes: c.maxFrameBytes, overflow: c.overflow, pingIntervalMs: c.pingIntervalMs, silenceTimeoutMs: c.silenceTimeoutMs, readAheadBytes: c.readAheadBytes };
     this.feeds = configs.map((f) => {
       // Each feed's run state: the spool's run-state.json for "default" (as before feeds), feeds/NAME/ for the others.
       let runState: RunStateFile | undefined;

@@ -55,6 +55,8 @@ export interface FeedLimits {
   overflow: 'spool' | 'block' | 'drop';
   pingIntervalMs: number;
   silenceTimeoutMs: number;
+  /** --read-ahead-bytes (0: no reading thread). */
+  readAheadBytes: number;
 }
 
 export interface FeedOptions {
@@ -113,6 +115,8 @@ export class Feed {
       pingIntervalMs: o.limits.pingIntervalMs,
       silenceTimeoutMs: o.limits.silenceTimeoutMs,
       maxFrameBytes: o.limits.maxFrameBytes,
+      readThread: o.limits.readAheadBytes > 0,
+      readAheadBytes: o.limits.readAheadBytes,
     });
     this.counts.state = () => this.source.state;
     const crashed = o.runState?.crashed();

@@ -61,6 +61,12 @@ export interface SinkOptions {
   onFull: () => void;
   /** Called when a full buffer has room again (resume a paused socket). */
   onSpace: () => void;
+  /**
+   * The memory buffer is full while Kafka takes records (only slower than they come): asks the
+   * feeds to wait, their frames kept unread by their reading threads. True: they wait (onSpace
+   * resumes them); false: they cannot hold more, and what follows goes to the spool.
+   */
+  onWait?: () => boolean;
   /** Called for each acknowledged control record (pushed with receivedAt = -tag). */
   onTaggedAck?: (tag: number) => void;
   /** The dead-letter topic: a record Kafka refuses there is held, never dead-lettered again. */
@@ -243,6 +249,15 @@ export class KafkaSink {
       if (this.#o.spool === undefined) {
         this.#wasFull = true;
         return false;
+      }
+      if (!force && this.#ready && !this.#toDisk && this.#failingSince === 0 && this.#o.onWait?.() === true) {
+        // A burst while Kafka keeps up only slowly: the frames wait unread (compact, as they came)
+        // rather than every record go the slower way through the disk.
+        this.queue.push(record, receivedAt, true);
+        this.#wasFull = true;
+        this.#o.metrics.bufferUsed = this.queue.size;
+        this.#kick();
+        return true;
       }
       this.#overflowToSpool();
       this.queue.push(record, receivedAt, true);

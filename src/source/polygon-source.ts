@@ -1,6 +1,7 @@
 // The WebSocket side: connect, authenticate, subscribe, keep the connection alive, reconnect with
 // backoff and jitter, and report every disconnect window as a gap. Frames are handed on as the
-// Buffers ws delivers: never converted to strings here.
+// Buffers ws delivers: never converted to strings here. The socket is read in a thread of its own
+// (reader.ts), so that the main thread's work never slows the reading down.
 //
 // States: connecting → authenticating → subscribing → streaming → (closed → waiting → connecting).
 import { randomUUID } from 'node:crypto';
@@ -10,6 +11,28 @@ import WebSocket from 'ws';
 import { redactUrl } from '../config/parse.ts';
 import { Ws2kError } from '../errors.ts';
 import { Backoff } from './backoff.ts';
+import { ReaderSocket, ReaderThread } from './reader.ts';
+
+/** What the source uses of a connection: a `ws` WebSocket, or one read in a thread (ReaderSocket). */
+interface FeedSocket {
+  readonly readyState: number;
+  on(event: 'open' | 'pong', listener: () => void): unknown;
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean, receivedAt?: number) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
+  /** A reading thread's backlog grew while paused (ReaderSocket only). */
+  on(event: 'backlog', listener: (bytes: number) => void): unknown;
+  removeAllListeners(event: 'message'): unknown;
+  send(data: string): void;
+  ping(): void;
+  pause(): void;
+  resume(): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+}
+
+/** --read-ahead-bytes by default: frames read and not yet taken by the main thread. */
+export const DEFAULT_READ_AHEAD_BYTES = 256 * 1024 * 1024;
 
 export const SourceStates = {
   CONNECTING: 'connecting',
@@ -62,11 +85,16 @@ export interface SourceOptions {
   backoff?: Backoff;
   /** Largest frame accepted, bytes. */
   maxFrameBytes?: number;
+  /** Read the socket in a thread of its own (default true); false: on the main thread. */
+  readThread?: boolean;
+  /** With readThread: frames read and not yet taken before the socket is paused (0: no bound). */
+  readAheadBytes?: number;
 }
 
 export class PolygonSource {
   #o: SourceOptions;
-  #ws: WebSocket | undefined;
+  #ws: FeedSocket | undefined;
+  #reader: ReaderThread | undefined;
   #state: SourceState = SourceStates.WAITING;
   #backoff: Backoff;
   #connectionId = '';
@@ -79,6 +107,8 @@ export class PolygonSource {
   #closeReason = '';
   #floorMs = 0;
   #paused = false;
+  /** The pause is the pipeline waiting (pause(true)): lifted when the reading thread's backlog reaches half its bound. */
+  #softPause = false;
   #stopped = false;
   #urlForLogs: string;
   /** The current subscription params (changed at run time by the proxy). */
@@ -129,23 +159,46 @@ export class PolygonSource {
     this.#clearTimers();
     const ws = this.#ws;
     this.#ws = undefined;
+    const reader = this.#reader;
+    this.#reader = undefined;
     if (ws) {
       ws.removeAllListeners('message');
       ws.close(1000, 'bridge shutting down');
-      setTimeout(() => ws.terminate(), 1000).unref();
-    }
+      setTimeout(() => {
+        ws.terminate();
+        reader?.stop();
+      }, 1000).unref();
+    } else reader?.stop();
   }
 
-  /** Backpressure for --overflow block: stop reading the socket (TCP then pushes back). */
-  pause(): void {
-    if (this.#paused) return;
+  /**
+   * Backpressure: stop taking frames. For --overflow block (or a full spool) the socket is then no
+   * longer read and TCP pushes back. `soft`: the pipeline is only slower than the feed for now; the
+   * reading thread goes on reading, and once its backlog reaches half --read-ahead-bytes frames are
+   * taken again (the pipeline then keeps them in the spool) rather than the feed see a slow reader.
+   */
+  pause(soft = false): void {
+    if (this.#paused) {
+      if (!soft) this.#softPause = false;
+      return;
+    }
+    if (soft && !this.canWait()) return;
     this.#paused = true;
+    this.#softPause = soft;
     this.#ws?.pause();
+  }
+
+  /** Whether frames can wait unread in the reading thread: its backlog is under half its bound. */
+  canWait(): boolean {
+    const ws = this.#ws;
+    const bound = this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
+    return ws instanceof ReaderSocket && (bound === 0 || ws.backlogBytes < bound / 2);
   }
 
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
+    this.#softPause = false;
     this.#lastSeenAt = Date.now();
     this.#ws?.resume();
   }
@@ -196,7 +249,9 @@ export class PolygonSource {
     this.#state = SourceStates.CONNECTING;
     this.#closeReason = '';
     this.#connectionId = randomUUID();
-    const ws = new WebSocket(this.#o.url, { maxPayload: this.#o.maxFrameBytes ?? 16 * 1024 * 1024, perMessageDeflate: false, skipUTF8Validation: true, ...(this.#o.ca !== undefined ? { ca: this.#o.ca } : {}) });
+    const options = { maxPayload: this.#o.maxFrameBytes ?? 16 * 1024 * 1024, perMessageDeflate: false, skipUTF8Validation: true, ...(this.#o.ca !== undefined ? { ca: this.#o.ca } : {}) };
+    const ws: FeedSocket =
+      this.#o.readThread === false ? new WebSocket(this.#o.url, options) : (this.#reader ??= new ReaderThread()).connect(this.#o.url, options, this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES);
     this.#ws = ws;
     ws.on('open', () => {
       this.#state = SourceStates.AUTHENTICATING;
@@ -206,14 +261,18 @@ export class PolygonSource {
       this.#startLiveness(ws);
       if (this.#paused) ws.pause();
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      const now = performance.now();
+    ws.on('message', (data: Buffer, isBinary: boolean, receivedAt?: number) => {
+      // The reading thread's own receive time, when it read the frame.
+      const now = receivedAt ?? performance.now();
       this.#lastSeenAt = Date.now();
       this.#lastFrameAt = this.#lastSeenAt;
       this.#o.onFrame(data, now, isBinary);
     });
     ws.on('pong', () => {
       this.#lastSeenAt = Date.now();
+    });
+    ws.on('backlog', () => {
+      if (this.#softPause && !this.canWait()) this.resume();
     });
     ws.on('error', (err) => {
       if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
@@ -305,7 +364,7 @@ export class PolygonSource {
     if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
   }
 
-  #startLiveness(ws: WebSocket): void {
+  #startLiveness(ws: FeedSocket): void {
     const interval = this.#o.pingIntervalMs ?? 20_000;
     const silence = this.#o.silenceTimeoutMs ?? 30_000;
     this.#pingTimer = setInterval(() => {

@@ -61,5 +61,5 @@ test('--buffer-bytes with --overflow drop: the byte bound, not the event bound, 
   assert.equal(status.buffer.capacityBytes, BOUND);
   assert.ok(status.buffer.bytes >= BOUND && status.buffer.bytes <= BOUND + READ + EVENTS_PER_FRAME * 240, JSON.stringify(status.buffer));
   assert.equal(status.events.dropped, dropped);
-  assert.match(bridge.stderr(), /buffer full: dropping events/);
+  assert.match(bridge.stderr(), new RegExp(`\\[BUFFER_FULL\\] buffer full \\(--buffer-bytes ${BOUND} reached\\): dropping events`), 'the warning names the code and the bound that was reached');
 });

@@ -1,0 +1,140 @@
+// A feed connection read in a thread of its own (src/source/reader.ts, reader-worker.ts), against
+// a real WebSocket server on loopback: frames in order with their flags and receive times; a
+// paused consumer gets nothing until it resumes, then everything in order (and the close after
+// it); the thread stops reading once --read-ahead-bytes wait untaken, so the server's send buffer
+// grows instead of the bridge's memory; ws's errors keep their codes; send, ping and pong.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ReaderThread, ReaderStates, type ReaderSocket } from '../../src/source/reader.ts';
+
+const OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true, maxPayload: 1 << 20 };
+
+async function server(): Promise<{ wss: WebSocketServer; url: string; next: () => Promise<WebSocket> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await once(wss, 'listening');
+  const port = (wss.address() as { port: number }).port;
+  const waiting: WebSocket[] = [];
+  const takers: Array<(ws: WebSocket) => void> = [];
+  wss.on('connection', (ws) => {
+    const take = takers.shift();
+    if (take) take(ws);
+    else waiting.push(ws);
+  });
+  return {
+    wss,
+    url: `ws://127.0.0.1:${port}/`,
+    next: () => (waiting.length > 0 ? Promise.resolve(waiting.shift()!) : new Promise((r) => takers.push(r))),
+  };
+}
+
+const thread = new ReaderThread();
+after(() => thread.stop());
+
+interface Got {
+  text: string;
+  binary: boolean;
+  at: number;
+}
+
+function collect(socket: ReaderSocket): Got[] {
+  const got: Got[] = [];
+  socket.on('message', (data: Buffer, binary: boolean, at: number) => got.push({ text: data.toString(), binary, at }));
+  return got;
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+test('frames arrive in order with their binary flag and the time the thread read them; send, ping and pong work', async (t) => {
+  const s = await server();
+  t.after(() => s.wss.close());
+  const socket = thread.connect(s.url, OPTIONS, 1 << 20);
+  const got = collect(socket);
+  const peer = await s.next();
+  await once(socket, 'open');
+  assert.equal(socket.readyState, ReaderStates.OPEN);
+  const sentAt = performance.now();
+  for (let i = 0; i < 2000; i++) peer.send(i % 10 === 9 ? Buffer.from(`bin ${i}`) : `frame ${i}`, { binary: i % 10 === 9 });
+  await until('2000 frames', () => got.length === 2000);
+  assert.deepEqual(got.map((g) => g.text), Array.from({ length: 2000 }, (_, i) => (i % 10 === 9 ? `bin ${i}` : `frame ${i}`)));
+  assert.deepEqual(got.map((g) => g.binary), Array.from({ length: 2000 }, (_, i) => i % 10 === 9));
+  assert.ok(got.every((g, i) => g.at >= sentAt - 1 && g.at <= performance.now() && (i === 0 || g.at >= got[i - 1]!.at)), 'receive times on this thread\'s clock, in order');
+
+  const heard = new Promise<string>((r) => peer.once('message', (d: Buffer) => r(d.toString())));
+  socket.send('{"action":"auth"}');
+  assert.equal(await heard, '{"action":"auth"}');
+  const pong = once(socket, 'pong');
+  socket.ping();
+  await pong;
+
+  const closed = once(socket, 'close');
+  peer.close(4000, 'bye');
+  const [code, reason] = (await closed) as [number, Buffer];
+  assert.equal(code, 4000);
+  assert.equal(reason.toString(), 'bye');
+  assert.equal(socket.readyState, ReaderStates.CLOSED);
+});
+
+test('paused: nothing is emitted, the thread stops reading at the read-ahead bound (the server keeps the rest); resumed: everything in order, then the close', async (t) => {
+  const s = await server();
+  t.after(() => s.wss.close());
+  const bound = 256 * 1024;
+  const socket = thread.connect(s.url, OPTIONS, bound);
+  const got = collect(socket);
+  const peer = await s.next();
+  await once(socket, 'open');
+  socket.pause();
+  const frame = 'x'.repeat(10_000);
+  const n = 5000; // 50 MB: more than the kernel's buffers on loopback hold
+  for (let i = 0; i < n; i++) peer.send(`${i} ${frame}`);
+  await until('the server holding frames it cannot write', () => peer.bufferedAmount > 10 * 1024 * 1024);
+  await sleep(200);
+  assert.equal(got.length, 0, 'nothing emitted while paused');
+  assert.ok(socket.backlogBytes <= bound + 2 * (1 << 20), `the thread read ahead ${socket.backlogBytes} bytes (bound ${bound}, plus at most a batch)`);
+  peer.close(1000, 'done');
+  socket.resume();
+  const closed = once(socket, 'close');
+  await until(`${n} frames`, () => got.length === n, 30_000);
+  await closed;
+  assert.ok(got.every((g, i) => g.text === `${i} ${frame}`), 'every frame once, in order');
+});
+
+test("ws's errors keep their codes: a frame over maxPayload is an error WS_ERR_UNSUPPORTED_MESSAGE_LENGTH, then a close", async (t) => {
+  const s = await server();
+  t.after(() => s.wss.close());
+  const socket = thread.connect(s.url, { ...OPTIONS, maxPayload: 1000 }, 1 << 20);
+  const got = collect(socket);
+  const peer = await s.next();
+  await once(socket, 'open');
+  const error = once(socket, 'error');
+  // (events.once would reject on the 'error' event that comes first.)
+  const closed = new Promise<number>((r) => socket.on('close', (code: number) => r(code)));
+  peer.send('small');
+  peer.send('y'.repeat(5000));
+  const [err] = (await error) as [Error & { code?: string }];
+  assert.equal(err.code, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+  const code = await closed;
+  assert.ok(code === 1009 || code === 1006, `closed ${code}: 1009 (message too big), or 1006 once the socket is destroyed`);
+  assert.deepEqual(got.map((g) => g.text), ['small']);
+});
+
+test('a connection refused is an error and a close, like ws', async () => {
+  const s = await server();
+  const url = s.url;
+  s.wss.close();
+  await once(s.wss, 'close');
+  const socket = thread.connect(url, OPTIONS, 1 << 20);
+  const [err] = (await once(socket, 'error')) as [Error];
+  assert.match(err.message, /ECONNREFUSED/);
+  await once(socket, 'close');
+  assert.equal(socket.readyState, ReaderStates.CLOSED);
+});
