@@ -1,4 +1,4 @@
-// A feed connection read in a thread of its own (reader-worker.ts), seen from the main thread as
+// A feed connection read in a thread of its own (reader-worker.js), seen from the main thread as
 // the part of a `ws` WebSocket the source uses: open, message, pong, error and close events;
 // send, ping, pause, resume, close, terminate and readyState.
 //
@@ -31,6 +31,9 @@ export type ReaderEvent =
   | { t: 'error'; id: number; message: string; code?: string }
   | { t: 'close'; id: number; code: number; reason: string };
 
+/** The reading thread's young generation (V8's maxYoungGenerationSizeMb). */
+const READER_YOUNG_MB = 12;
+
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
@@ -58,7 +61,8 @@ export class ReaderThread {
 
   #start(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(new URL('./reader-worker.ts', import.meta.url));
+    // A small young generation: the thread allocates little that lives (its frames leave in transferred buffers).
+    const worker = new Worker(new URL('./reader-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: READER_YOUNG_MB } });
     worker.on('message', (e: ReaderEvent) => this.#sockets.get(e.id)?.handle(e));
     worker.on('error', (err: Error) => {
       // The thread died (a bug, or out of memory): every connection it had is closed.

@@ -1,4 +1,4 @@
-// A feed connection read in a thread of its own (src/source/reader.ts, reader-worker.ts), against
+// A feed connection read in a thread of its own (src/source/reader.ts, reader-worker.js), against
 // a real WebSocket server on loopback: frames in order with their flags and receive times; a
 // paused consumer gets nothing until it resumes, then everything in order (and the close after
 // it); the thread stops reading once --read-ahead-bytes wait untaken, so the server's send buffer
