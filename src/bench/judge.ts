@@ -109,6 +109,17 @@ export function sustainedRate(rungs: readonly { offered: number; sustained: bool
   return best;
 }
 
+/**
+ * The rungs offered above the sustained rate: how many times it each offered, and what fraction of
+ * it Kafka still acknowledged (1: no loss of throughput; a collapse shows as a small fraction).
+ */
+export function aboveSustained(rungs: readonly { offered: number; acked_per_s: number }[], sustained: number | null): Array<{ offered: number; times: number; acked_per_s: number; of_sustained: number }> {
+  if (sustained === null || sustained <= 0) return [];
+  return rungs
+    .filter((r) => r.offered > sustained)
+    .map((r) => ({ offered: r.offered, times: Math.round((r.offered / sustained) * 100) / 100, acked_per_s: r.acked_per_s, of_sustained: Math.round((r.acked_per_s / sustained) * 1000) / 1000 }));
+}
+
 /** The lower of the measured ceilings (null when neither was measured). */
 export function ceilingRate(receive: number | null, producer: number | null): number | null {
   if (receive === null) return producer;

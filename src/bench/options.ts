@@ -48,7 +48,7 @@ export interface BenchOptions {
 }
 
 export const BENCH_DEFAULTS = {
-  rates: [50_000, 100_000, 200_000, 400_000, 800_000],
+  rates: [50_000, 100_000, 200_000, 300_000, 450_000, 700_000],
   durationMs: 20_000,
   batch: 100,
   mockPort: 8081,

@@ -1,5 +1,6 @@
 // The shape of bench's result (`--json` prints it; `--out` writes it) and its human table. Pure.
 import type { LinkResult } from './link.ts';
+import { aboveSustained } from './judge.ts';
 
 export interface RungResult {
   offered: number;
@@ -113,6 +114,9 @@ function rungTable(pipeline: string, rates: RungResult[]): string[] {
 export function table(r: BenchResult): string {
   const out = rungTable(r.pipeline, r.rates);
   out.push(`sustained: ${r.sustained_events_per_s === null ? 'none of the rates' : `${int(r.sustained_events_per_s)} events/s`}`);
+  for (const a of aboveSustained(r.rates, r.sustained_events_per_s)) {
+    out.push(`above it: offered ${int(a.offered)}/s (${a.times.toFixed(2)}× the sustained rate), acknowledged ${int(a.acked_per_s)}/s: ${a.of_sustained.toFixed(2)} of the sustained rate`);
+  }
   if (r.peer != null) {
     const p = r.peer;
     out.push('', ...rungTable(p.pipeline, p.rates));

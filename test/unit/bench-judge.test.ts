@@ -1,7 +1,7 @@
 // bench's pure parts: the rung's verdict, the summary, the Prometheus and perf-test parsers, /proc parsing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backlogSlope, ceilingRate, fractionOf, judgeRung, sustainedRate, valueAt, type RungMeasures, type Sample } from '../../src/bench/judge.ts';
+import { aboveSustained, backlogSlope, ceilingRate, fractionOf, judgeRung, sustainedRate, valueAt, type RungMeasures, type Sample } from '../../src/bench/judge.ts';
 import { perfTestRate } from '../../src/bench/ceiling.ts';
 import { parseHwmKb, parseStat } from '../../src/bench/proc.ts';
 import { latencyFromMetrics, mergeSpool } from '../../src/bench/rung.ts';
@@ -101,4 +101,18 @@ test('mergeSpool keeps the peak spool size and the spooled count; a bridge witho
   s = mergeSpool(s, 'ws2kafka_spool_bytes 2500000\nws2kafka_events_spooled_total 1000\n');
   s = mergeSpool(s, 'ws2kafka_spool_bytes 500000\nws2kafka_events_spooled_total 1200\n');
   assert.deepEqual(s, { peakMb: 2.5, spooled: 1200 });
+});
+
+test('above the sustained rate: each higher rung as a multiple of it and the fraction of it still acknowledged', () => {
+  const rungs = [
+    { offered: 100_000, acked_per_s: 99_800 },
+    { offered: 300_000, acked_per_s: 299_000 },
+    { offered: 450_000, acked_per_s: 280_000 },
+    { offered: 700_000, acked_per_s: 87_000 },
+  ];
+  assert.deepEqual(aboveSustained(rungs, 300_000), [
+    { offered: 450_000, times: 1.5, acked_per_s: 280_000, of_sustained: 0.933 },
+    { offered: 700_000, times: 2.33, acked_per_s: 87_000, of_sustained: 0.29 },
+  ]);
+  assert.deepEqual(aboveSustained(rungs, null), []);
 });

@@ -75,7 +75,7 @@ test('table: one row per rate, n/a for spool and missing figures, the verdict wi
 
 test('parseRates: lists, k and m suffixes, sorted and distinct', () => {
   assert.deepEqual(parseRates('rates', '200k,50000,1m,50_000'), [50_000, 200_000, 1_000_000]);
-  assert.deepEqual(benchOptions({}).rates, [50_000, 100_000, 200_000, 400_000, 800_000]);
+  assert.deepEqual(benchOptions({}).rates, [50_000, 100_000, 200_000, 300_000, 450_000, 700_000]);
   assert.equal(benchOptions({ duration: '3s' }).durationMs, 3000);
 });
 
