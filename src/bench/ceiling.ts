@@ -40,9 +40,11 @@ function countEvents(frame: Buffer): number {
 /** Events/s one receive-only client gets from the mock, and the first events' bytes (the payloads). */
 export async function receiveCeiling(batch: number, live: Set<Child>): Promise<{ eventsPerS: number; payloads: Buffer[] }> {
   const port = await freePort();
-  const mock = ws2kafka('mock (ceiling)', ['mock', '--port', String(port), '--rate', '5000000', '--batch', String(batch), '--mix', MIX, '--duration', `${RECEIVE_WARMUP_MS + RECEIVE_MS + 1000}ms`]);
+  const mock = ws2kafka('mock (ceiling)', ['mock', '--port', String(port), '--rate', '5000000', '--batch', String(batch), '--mix', MIX, '--duration', `${RECEIVE_WARMUP_MS + RECEIVE_MS + 30_000}ms`]);
   live.add(mock);
   try {
+    // The mock's timeline runs from its start; it is stopped once measured (a slow start-up on a
+    // busy machine must not end it inside the measurement).
     await mock.waitFor(/stats at (\S+)/, 30_000, 'its start-up line');
     const ws = new WebSocket(`ws://127.0.0.1:${port}/mock`);
     let events = 0;

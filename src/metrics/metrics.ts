@@ -72,6 +72,8 @@ export class BridgeMetrics {
    * keeps alive and its byte bound (--buffer-bytes; 0: none). Undefined: both read as 0.
    */
   bufferQueue: { readonly retainedBytes: number; readonly capacityBytes: number } | undefined;
+  /** Bytes the feeds' reading threads hold, read and not yet taken (set by the bridge; read when exported). */
+  readAhead: (() => number) | undefined;
   /** Receive → acknowledgement, in µs: since start, and since the last metrics line. */
   readonly latency = new Histogram();
   readonly intervalLatency = new Histogram();

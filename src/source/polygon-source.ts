@@ -89,6 +89,11 @@ export interface SourceOptions {
   readThread?: boolean;
   /** With readThread: frames read and not yet taken before the socket is paused (0: no bound). */
   readAheadBytes?: number;
+  /**
+   * How much of that a soft pause (the pipeline only slower than the feed) may let wait before
+   * frames are taken again (and kept in the spool): a burst waits raw, a long slowness goes to disk.
+   */
+  waitBytes?: number;
 }
 
 export class PolygonSource {
@@ -188,11 +193,17 @@ export class PolygonSource {
     this.#ws?.pause();
   }
 
-  /** Whether frames can wait unread in the reading thread: its backlog is under half its bound. */
+  /** Whether frames can wait unread in the reading thread: its backlog under waitBytes and half its bound. */
   canWait(): boolean {
     const ws = this.#ws;
     const bound = this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
-    return ws instanceof ReaderSocket && (bound === 0 || ws.backlogBytes < bound / 2);
+    const limit = Math.min(bound === 0 ? Infinity : bound / 2, this.#o.waitBytes || Infinity);
+    return ws instanceof ReaderSocket && ws.backlogBytes < limit;
+  }
+
+  /** Bytes read by the reading thread and not yet taken (0 without a thread). */
+  get readAhead(): number {
+    return this.#ws instanceof ReaderSocket ? this.#ws.backlogBytes : 0;
   }
 
   resume(): void {
