@@ -5,6 +5,7 @@
 //   2. the audit found nothing lost, cut (a dropped connection's tail inside a gap the bridge recorded),
 //      duplicated, reordered or corrupted;
 //   3. Kafka acknowledged everything sent within --drain after the burst ended.
+import { seriesOf } from './judge.ts';
 
 export interface BurstSample {
   /** ms (Date.now()) */
@@ -21,11 +22,7 @@ export interface BurstSample {
 
 /** The spool series of one /metrics text (null when absent). */
 export function spoolFromMetrics(text: string): { bytes: number | null; events: number | null; spooled: number | null } {
-  const series = (name: string) => {
-    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-    const v = m ? Number(m[1]) : NaN;
-    return Number.isFinite(v) ? v : null;
-  };
+  const series = (name: string) => seriesOf(text, name);
   const bytes = series('ws2kafka_spool_bytes');
   const spooled = series('ws2kafka_events_spooled_total');
   const replayed = series('ws2kafka_events_replayed_total');

@@ -120,6 +120,13 @@ export function aboveSustained(rungs: readonly { offered: number; acked_per_s: n
     .map((r) => ({ offered: r.offered, times: Math.round((r.offered / sustained) * 100) / 100, acked_per_s: r.acked_per_s, of_sustained: Math.round((r.acked_per_s / sustained) * 1000) / 1000 }));
 }
 
+/** The value of an unlabelled series in a Prometheus text (null when absent or not a number). */
+export function seriesOf(text: string, name: string): number | null {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  const v = m ? Number(m[1]) : NaN;
+  return Number.isFinite(v) ? v : null;
+}
+
 /** The lower of the measured ceilings (null when neither was measured). */
 export function ceilingRate(receive: number | null, producer: number | null): number | null {
   if (receive === null) return producer;

@@ -6,7 +6,7 @@ import type { KafkaSecurity } from '../config/kafka-options.ts';
 import type { MockStats } from '../mock/stats.ts';
 import { audit } from '../verify/audit.ts';
 import type { Child } from './children.ts';
-import { judgeRung, type Sample } from './judge.ts';
+import { judgeRung, seriesOf, type Sample } from './judge.ts';
 import type { PeerSpec } from './peers.ts';
 import { bridgeMetrics, mockStats, startPipeline } from './pipeline.ts';
 import { treeUsage } from './proc.ts';
@@ -58,11 +58,7 @@ export interface SpoolFigures {
 
 /** Folds one /metrics text into the spool figures (absent series leave them null). */
 export function mergeSpool(before: SpoolFigures, text: string): SpoolFigures {
-  const series = (name: string) => {
-    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-    const v = m ? Number(m[1]) : NaN;
-    return Number.isFinite(v) ? v : null;
-  };
+  const series = (name: string) => seriesOf(text, name);
   const bytes = series('ws2kafka_spool_bytes');
   const spooled = series('ws2kafka_events_spooled_total');
   return {
