@@ -130,7 +130,7 @@ export class Bridge {
       topicConfigs,
       onRefused: (record, code, detail, receivedAt) => this.#refused(record, code, detail, receivedAt),
     });
-    const limits = { maxEventsPerFrame: c.maxEventsPerFrame, maxDepth: c.maxDepth, maxKeyBytes: c.maxKeyBytes, maxFrameBytes: c.maxFrameBytes, overflow: c.overflow, pingIntervalMs: c.pingIntervalMs, silenceTimeoutMs: c.silenceTimeoutMs, readAheadBytes: c.readAheadBytes, waitBytes: c.bufferBytes };
+    const limits = { maxEventsPerFrame: c.maxEventsPerFrame, maxDepth: c.maxDepth, maxKeyBytes: c.maxKeyBytes, maxFrameBytes: c.maxFrameBytes, overflow: c.overflow, pingIntervalMs: c.pingIntervalMs, silenceTimeoutMs: c.silenceTimeoutMs, readAheadBytes: c.readAheadBytes };
     this.metrics.readAhead = () => this.feeds.reduce((n, f) => n + f.source.readAhead, 0);
     this.feeds = configs.map((f) => {
       // Each feed's run state: the spool's run-state.json for "default" (as before feeds), feeds/NAME/ for the others.

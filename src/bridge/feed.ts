@@ -57,8 +57,6 @@ export interface FeedLimits {
   silenceTimeoutMs: number;
   /** --read-ahead-bytes (0: no reading thread). */
   readAheadBytes: number;
-  /** A soft pause lets at most this wait in the reading thread (--buffer-bytes; 0: half the read-ahead). */
-  waitBytes: number;
 }
 
 export interface FeedOptions {
@@ -119,7 +117,6 @@ export class Feed {
       maxFrameBytes: o.limits.maxFrameBytes,
       readThread: o.limits.readAheadBytes > 0,
       readAheadBytes: o.limits.readAheadBytes,
-      waitBytes: o.limits.waitBytes,
     });
     this.counts.state = () => this.source.state;
     const crashed = o.runState?.crashed();
