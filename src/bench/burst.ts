@@ -2,13 +2,11 @@
 // the same mock, sampler and audit as a rung), sampled until Kafka holds everything sent (or --drain
 // runs out), then audited. See burst-judge.ts for the figures and the verdict.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KafkaSecurity } from '../config/kafka-options.ts';
 import type { MockStats } from '../mock/stats.ts';
 import { audit } from '../verify/audit.ts';
 import { burstFigures, judgeBurst, spoolFromMetrics, type BurstSample } from './burst-judge.ts';
 import type { Child } from './children.ts';
-import type { PeerSpec } from './peers.ts';
-import { bridgeMetrics, mockStats, startPipeline } from './pipeline.ts';
+import { bridgeMetrics, mockStats, startPipeline, type PipelineOptions } from './pipeline.ts';
 import { treeUsage } from './proc.ts';
 import type { BurstRun } from './burst-result.ts';
 import { latencyFromMetrics } from './rung.ts';
@@ -22,13 +20,7 @@ const SAMPLE_MS = 200;
 /** Samples in a row with nothing moving before the drain counts as over (~0.6 s at SAMPLE_MS). */
 const SETTLE_SAMPLES = 4;
 
-export interface BurstOptions {
-  brokers: string[];
-  pipelineBrokers?: string[] | undefined;
-  inflight?: number | undefined;
-  security?: KafkaSecurity | undefined;
-  peer: PeerSpec | undefined;
-  mockPort: number;
+export interface BurstOptions extends Pick<PipelineOptions, 'brokers' | 'pipelineBrokers' | 'inflight' | 'security' | 'peer' | 'mockPort'> {
   events: number;
   batch: number;
   drainMs: number;

@@ -634,8 +634,17 @@ export class KafkaSink {
     }
     this.parked.add(parkKey(topic, partition), -1, records);
     this.#o.metrics.parkedRecords = this.parked.size;
-    this.#o.metrics.eventsDropped += this.parked.dropped - this.#parkedDropped;
-    this.#parkedDropped = this.parked.dropped;
+    const dropped = this.parked.dropped - this.#parkedDropped;
+    if (dropped > 0) {
+      // Without a spool the parked store is memory, bounded by --buffer-size: beyond it, counted and said.
+      this.#o.metrics.eventsDropped += dropped;
+      this.#parkedDropped = this.parked.dropped;
+      const now = Date.now();
+      if (now - this.#lastHeldLog > 5000) {
+        this.#lastHeldLog = now;
+        this.#o.log.warn({ topic, partition, dropped: this.parked.dropped, inMemory: this.parked.inMemory }, `${topic}[${partition}]: its leader is away and the parked records fill memory (no spool: --buffer-size ${this.#o.capacity}): events are dropped and counted`);
+      }
+    }
   }
 
   /**

@@ -162,6 +162,9 @@ export class PolygonSource {
     const reader = this.#reader;
     this.#reader = undefined;
     if (ws) {
+      // Frames the reading thread had read and the pipeline had not taken (paused) are delivered,
+      // not dropped with the connection.
+      if (ws instanceof ReaderSocket) ws.drainQueued();
       ws.removeAllListeners('message');
       ws.close(1000, 'bridge shutting down');
       setTimeout(() => {

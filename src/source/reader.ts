@@ -167,6 +167,14 @@ export class ReaderSocket extends EventEmitter {
     this.emit('close', e.code, Buffer.from(e.reason));
   }
 
+  /** Emits what waits here (paused) at once: the source is stopping, and the thread had read it. */
+  drainQueued(): void {
+    const paused = this.#paused;
+    this.#paused = false;
+    while (this.#queued.length > 0) this.#frames(this.#queued.shift()!);
+    this.#paused = paused;
+  }
+
   send(data: string): void {
     this.#post({ t: 'send', id: this.id, data });
   }

@@ -138,3 +138,23 @@ test('a connection refused is an error and a close, like ws', async () => {
   await once(socket, 'close');
   assert.equal(socket.readyState, ReaderStates.CLOSED);
 });
+
+test('drainQueued (the source stopping): frames read while paused are all emitted, in order, not dropped with the connection', async (t) => {
+  const s = await server();
+  t.after(() => s.wss.close());
+  const socket = thread.connect(s.url, OPTIONS, 1 << 20);
+  const got = collect(socket);
+  const peer = await s.next();
+  await once(socket, 'open');
+  socket.pause();
+  let bytes = 0;
+  for (let i = 0; i < 500; i++) {
+    peer.send(`f ${i}`);
+    bytes += `f ${i}`.length;
+  }
+  await until('every frame read by the thread', () => socket.backlogBytes === bytes);
+  assert.equal(got.length, 0);
+  socket.drainQueued();
+  assert.deepEqual(got.map((g) => g.text), Array.from({ length: 500 }, (_, i) => `f ${i}`));
+  socket.close(1000, 'done');
+});
