@@ -16,14 +16,14 @@ import WebSocket from 'ws';
 /** @typedef {import('./reader.ts').ReaderCommand} ReaderCommand */
 /** @typedef {import('./reader.ts').ReaderEvent} ReaderEvent */
 
-/** A batch is posted once the loop turn ends, or as soon as it holds this many bytes. */
-const BATCH_BYTES = 256 * 1024;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 /** @type {WebSocket | undefined} */
 let ws;
 let id = 0;
 let readAhead = 0;
+/** A batch is posted once the loop turn ends, or as soon as it holds this many bytes (reader.ts READ_BATCH_BYTES). */
+let batchLimit = 256 * 1024;
 /** Bytes posted and not yet taken by the main thread. */
 let outstanding = 0;
 /** Paused by the read-ahead bound. */
@@ -82,6 +82,7 @@ function applyPause() {
 function open(cmd) {
   id = cmd.id;
   readAhead = cmd.readAheadBytes;
+  batchLimit = cmd.batchBytes;
   outstanding = 0;
   boundPaused = false;
   const socket = new WebSocket(cmd.url, cmd.options);
@@ -98,7 +99,7 @@ function open(cmd) {
     binary.push(isBinary);
     times.push(performance.timeOrigin + performance.now());
     batchBytes += data.length;
-    if (batchBytes >= BATCH_BYTES) flush();
+    if (batchBytes >= batchLimit) flush();
     else if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);

@@ -16,7 +16,7 @@ import type { ClientOptions } from 'ws';
 
 /** From the main thread to the reading thread, for the connection `id`. */
 export type ReaderCommand =
-  | { t: 'open'; id: number; url: string; options: ClientOptions; readAheadBytes: number }
+  | { t: 'open'; id: number; url: string; options: ClientOptions; readAheadBytes: number; batchBytes: number }
   | { t: 'taken'; id: number; bytes: number }
   | { t: 'send'; id: number; data: string }
   | { t: 'ping'; id: number }
@@ -30,6 +30,14 @@ export type ReaderEvent =
   | { t: 'pong'; id: number }
   | { t: 'error'; id: number; message: string; code?: string }
   | { t: 'close'; id: number; code: number; reason: string };
+
+/**
+ * The reading thread posts its frames once its loop turn ends, or as soon as they hold this many
+ * bytes. The frames of one post share one ArrayBuffer, and an event is a view of its frame, so
+ * the memory buffer may keep one post more than --buffer-bytes alive (a frame larger than this is
+ * posted alone).
+ */
+export const READ_BATCH_BYTES = 256 * 1024;
 
 /** The reading thread's young generation (V8's maxYoungGenerationSizeMb). */
 const READER_YOUNG_MB = 12;
@@ -55,7 +63,7 @@ export class ReaderThread {
     });
     this.#sockets.set(id, socket);
     worker.ref();
-    worker.postMessage({ t: 'open', id, url, options, readAheadBytes } satisfies ReaderCommand);
+    worker.postMessage({ t: 'open', id, url, options, readAheadBytes, batchBytes: READ_BATCH_BYTES } satisfies ReaderCommand);
     return socket;
   }
 
