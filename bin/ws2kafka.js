@@ -15,7 +15,7 @@ if (!supported) {
 // A stop asked for before a command installs its own handler (loading takes a moment) ends the
 // process at once: as a container's PID 1, node would otherwise ignore SIGTERM until then. The
 // first handler a command adds for a signal replaces this one.
-const stopEarly = (signal) => process.exit(signal === 'SIGINT' ? 130 : 143);
+const stopEarly = (/** @type {NodeJS.Signals} */ signal) => process.exit(signal === 'SIGINT' ? 130 : 143);
 process.on('SIGTERM', stopEarly);
 process.on('SIGINT', stopEarly);
 // Removed on the next tick, once the command's handler is in: removing the last listener first

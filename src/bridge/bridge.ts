@@ -10,6 +10,7 @@ import { BridgeMetrics } from '../metrics/metrics.ts';
 import { subscribedEvs } from '../route/route.ts';
 import { KafkaSink } from '../sink/kafka-sink.ts';
 import type { PolygonSource } from '../source/polygon-source.ts';
+import type { SpillOptions } from '../source/reader.ts';
 import { deadLetterMaxMessageBytes } from '../config/limits.ts';
 import type { SendRecord } from '../sink/producer.ts';
 import { heldCode, produceErrorName } from '../sink/kafka-errors.ts';
@@ -132,13 +133,17 @@ export class Bridge {
     });
     const limits = { maxEventsPerFrame: c.maxEventsPerFrame, maxDepth: c.maxDepth, maxKeyBytes: c.maxKeyBytes, maxFrameBytes: c.maxFrameBytes, overflow: c.overflow, pingIntervalMs: c.pingIntervalMs, silenceTimeoutMs: c.silenceTimeoutMs, readAheadBytes: c.readAheadBytes };
     this.metrics.readAhead = () => this.feeds.reduce((n, f) => n + f.source.readAhead, 0);
+    this.metrics.readAheadSpilled = () => this.feeds.reduce((n, f) => n + f.source.readAheadSpilled, 0);
     this.feeds = configs.map((f) => {
       // Each feed's run state: the spool's run-state.json for "default" (as before feeds), feeds/NAME/ for the others.
       let runState: RunStateFile | undefined;
+      let spill: SpillOptions | undefined;
       if (dir !== undefined) {
         const at = f.name === DEFAULT_FEED ? dir : join(dir, 'feeds', f.name);
         mkdirSync(at, { recursive: true });
         runState = new RunStateFile(at);
+        // Frames the reading thread holds beyond --read-ahead-bytes wait here, raw, as read.
+        spill = { dir: join(at, 'read-ahead'), maxBytes: c.spoolMaxBytes };
       }
       return new Feed({
         feed: f,
@@ -148,6 +153,7 @@ export class Bridge {
         log: listed ? o.log.child({ feed: f.name }) : o.log,
         gapKey: (gap) => (listed ? f.name : gap.url),
         runState,
+        spill,
         onFatal: (err) => this.#o.onDone({ code: 1, reason: listed ? `feed ${f.name}: ${err.message}` : err.message }),
       });
     });
@@ -219,7 +225,7 @@ export class Bridge {
     this.#o.log.info({ reason }, 'stopped reading the feeds: what was read is still delivered to Kafka');
     for (const f of this.feeds) {
       if (!f.reading) continue;
-      f.stop(reason);
+      void f.stop(reason);
       f.closeRunState(true);
     }
   }
@@ -249,7 +255,8 @@ export class Bridge {
     if (this.#beat) clearInterval(this.#beat);
     const reading = this.feeds.filter((f) => f.reading);
     this.#feedsOn = false;
-    for (const f of reading) f.stop();
+    // Every frame the reading threads had read reaches the sink before the drain is measured.
+    await Promise.all(reading.map((f) => f.stop()));
     const drained = await this.sink.drain(this.#o.config.shutdownTimeoutMs);
     if (!drained) this.sink.spillToSpool();
     // Spooled records are safe on disk and replayed at the next start; only memory is lost.
@@ -275,7 +282,7 @@ export class Bridge {
     const reading = this.feeds.filter((f) => f.reading);
     for (const f of reading) {
       try {
-        f.stop();
+        void f.stop();
       } catch {
         // the socket is going away with the process anyway
       }

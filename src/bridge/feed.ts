@@ -14,6 +14,7 @@ import type { OutRecord } from '../sink/record-queue.ts';
 import { PolygonSource, type Gap } from '../source/polygon-source.ts';
 import { decodeJsonString, Slices, splitFrame, SplitErrors } from '../split/split.ts';
 import type { RunStateFile } from '../spool/run-state.ts';
+import type { SpillOptions } from '../source/reader.ts';
 
 export const TAG_DEAD_LETTER = 1;
 export const TAG_GAP = 2;
@@ -69,6 +70,8 @@ export interface FeedOptions {
   gapKey: (gap: Gap) => string;
   /** Where this feed records its last data time, so that a crash's window becomes a gap record. */
   runState: RunStateFile | undefined;
+  /** Where the reading thread keeps frames beyond --read-ahead-bytes (with a spool); none: it pauses the socket. */
+  spill?: SpillOptions | undefined;
   /** Authentication failed: the bridge must stop. */
   onFatal: (err: Ws2kError) => void;
 }
@@ -117,6 +120,7 @@ export class Feed {
       maxFrameBytes: o.limits.maxFrameBytes,
       readThread: o.limits.readAheadBytes > 0,
       readAheadBytes: o.limits.readAheadBytes,
+      spill: o.spill,
     });
     this.counts.state = () => this.source.state;
     const crashed = o.runState?.crashed();
@@ -165,10 +169,11 @@ export class Feed {
   }
 
   /** Stops reading: a window still open is reported with `why`; what was read still goes to Kafka. */
-  stop(why?: string): void {
-    if (!this.#on) return;
+  /** Resolved once every frame read was handed to the sink (see PolygonSource.stop). */
+  stop(why?: string): Promise<void> {
+    if (!this.#on) return Promise.resolve();
     this.#on = false;
-    this.source.stop(why);
+    return this.source.stop(why);
   }
 
   /**

@@ -74,6 +74,8 @@ export class BridgeMetrics {
   bufferQueue: { readonly retainedBytes: number; readonly capacityBytes: number } | undefined;
   /** Bytes the feeds' reading threads hold, read and not yet taken (set by the bridge; read when exported). */
   readAhead: (() => number) | undefined;
+  /** Bytes of frames the reading threads keep on disk beyond --read-ahead-bytes (set by the bridge). */
+  readAheadSpilled: (() => number) | undefined;
   /** Receive → acknowledgement, in µs: since start, and since the last metrics line. */
   readonly latency = new Histogram();
   readonly intervalLatency = new Histogram();

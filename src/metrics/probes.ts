@@ -122,7 +122,7 @@ export function statusDocument(p: ProbeSource, acks: AckWatch, now = Date.now())
       held: p.held(),
     },
     events: { received: m.eventsReceived, produced: m.eventsProduced, dropped: m.eventsDropped, framesRejected: m.framesRejected, eventsRejected: m.eventsRejected, recordsRefused: m.recordsRefused, deadLetters: m.deadLettersProduced },
-    buffer: { events: m.bufferUsed, capacity: m.bufferCapacity, bytes: m.bufferQueue?.retainedBytes ?? 0, capacityBytes: m.bufferQueue?.capacityBytes ?? 0, readAheadBytes: m.readAhead?.() ?? 0 },
+    buffer: { events: m.bufferUsed, capacity: m.bufferCapacity, bytes: m.bufferQueue?.retainedBytes ?? 0, capacityBytes: m.bufferQueue?.capacityBytes ?? 0, readAheadBytes: m.readAhead?.() ?? 0, readAheadSpilledBytes: m.readAheadSpilled?.() ?? 0 },
     spool: { records: spool.records, bytes: spool.bytes, maxBytes: spool.maxBytes ?? null, writeError: spool.writeError ?? null },
     oldestUnacknowledgedMs: m.oldestUnackedMs(now),
     errors: Object.fromEntries(m.errorCodes),

@@ -52,7 +52,8 @@ export const GAUGES: ReadonlyArray<[string, string]> = [
   ['ws2kafka_held_records', 'Records of topics Kafka refuses for now (authorization, unknown topic), waiting in the spool'],
   ['ws2kafka_feed_streaming', 'Per feed (label feed): 1 while the feed is subscribed and streaming, 0 otherwise'],
   ['ws2kafka_ha_active', 'HA group (--ha-group): 1 while this member is the active one (reads the feeds), 0 as a standby (or without a group)'],
-  ['ws2kafka_read_ahead_bytes', 'Bytes the feeds\' reading threads have read and the pipeline has not taken yet (a burst waiting, at most --read-ahead-bytes per feed)'],
+  ['ws2kafka_read_ahead_bytes', 'Bytes the feeds\' reading threads have read and the pipeline has not taken yet, in memory (a burst waiting, at most --read-ahead-bytes per feed)'],
+  ['ws2kafka_read_ahead_spilled_bytes', 'Bytes of frames the feeds\' reading threads keep on disk beyond --read-ahead-bytes (with a spool), read back in order at the pipeline\'s rate'],
   ['ws2kafka_parked_records', 'Records of partitions whose leader broker is away (parked), waiting in the spool to be sent in order once it answers'],
 ];
 
@@ -104,6 +105,7 @@ export function metricsRegistry(m: BridgeMetrics): Registry {
   new Gauge({ name: 'ws2kafka_spool_bytes', help: gaugeHelp('ws2kafka_spool_bytes'), registers: [registry], collect() { this.set(m.spoolBytes); } });
   new Gauge({ name: 'ws2kafka_held_records', help: gaugeHelp('ws2kafka_held_records'), registers: [registry], collect() { this.set(m.heldRecords); } });
   new Gauge({ name: 'ws2kafka_read_ahead_bytes', help: gaugeHelp('ws2kafka_read_ahead_bytes'), registers: [registry], collect() { this.set(m.readAhead?.() ?? 0); } });
+  new Gauge({ name: 'ws2kafka_read_ahead_spilled_bytes', help: gaugeHelp('ws2kafka_read_ahead_spilled_bytes'), registers: [registry], collect() { this.set(m.readAheadSpilled?.() ?? 0); } });
   new Gauge({ name: 'ws2kafka_parked_records', help: gaugeHelp('ws2kafka_parked_records'), registers: [registry], collect() { this.set(m.parkedRecords); } });
   const labelled = (name: string, help: string, label: string, counts: Map<string, number>) =>
     new Counter({

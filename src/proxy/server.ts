@@ -174,7 +174,7 @@ class ProxyFeed implements ProxyServer {
   }
 
   async close(): Promise<void> {
-    this.#source.stop();
+    await this.#source.stop();
     await this.#feed.close();
     this.#frameFailures.close();
     this.#clientFailures.close();

@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { redactUrl } from '../config/parse.ts';
 import { Ws2kError } from '../errors.ts';
 import { Backoff } from './backoff.ts';
-import { ReaderSocket, ReaderThread } from './reader.ts';
+import { ReaderSocket, ReaderThread, type SpillOptions } from './reader.ts';
 
 /** What the source uses of a connection: a `ws` WebSocket, or one read in a thread (ReaderSocket). */
 interface FeedSocket {
@@ -22,6 +22,8 @@ interface FeedSocket {
   on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
   /** A reading thread's backlog grew while paused (ReaderSocket only). */
   on(event: 'backlog', listener: (bytes: number) => void): unknown;
+  /** The reading thread could not keep frames on disk (ReaderSocket only). */
+  on(event: 'warn', listener: (code: string, message: string) => void): unknown;
   removeAllListeners(event: 'message'): unknown;
   send(data: string): void;
   ping(): void;
@@ -89,6 +91,11 @@ export interface SourceOptions {
   readThread?: boolean;
   /** With readThread: frames read and not yet taken before the socket is paused (0: no bound). */
   readAheadBytes?: number;
+  /**
+   * With readThread: frames beyond readAheadBytes wait on disk here (raw, as read) instead of the
+   * socket being paused, up to maxBytes; the bridge gives one with a spool.
+   */
+  spill?: SpillOptions | undefined;
 }
 
 export class PolygonSource {
@@ -152,7 +159,7 @@ export class PolygonSource {
    * (disconnected, not yet resumed) is reported now, with `resumed_connection_id: null` and
    * `why` in its reason.
    */
-  stop(why = 'the bridge stopped'): void {
+  stop(why = 'the bridge stopped'): Promise<void> {
     if (this.#openGap && !this.#stopped) this.#closeGap(null, `; not resumed: ${why}`);
     this.#stopped = true;
     this.#state = SourceStates.STOPPED;
@@ -161,10 +168,23 @@ export class PolygonSource {
     this.#ws = undefined;
     const reader = this.#reader;
     this.#reader = undefined;
+    if (ws instanceof ReaderSocket) {
+      // Frames the reading thread had read and the pipeline had not taken (waiting here, in the
+      // thread, or on disk) are delivered, not dropped with the connection: resolved once they
+      // all were (the thread's close follows the last of them).
+      const delivered = new Promise<void>((resolve) => {
+        ws.once('close', () => {
+          ws.removeAllListeners('message');
+          reader?.stop();
+          resolve();
+        });
+      });
+      ws.stopping();
+      ws.close(1000, 'bridge shutting down');
+      setTimeout(() => ws.terminate(), 1000).unref();
+      return delivered;
+    }
     if (ws) {
-      // Frames the reading thread had read and the pipeline had not taken (paused) are delivered,
-      // not dropped with the connection.
-      if (ws instanceof ReaderSocket) ws.drainQueued();
       ws.removeAllListeners('message');
       ws.close(1000, 'bridge shutting down');
       setTimeout(() => {
@@ -172,13 +192,15 @@ export class PolygonSource {
         reader?.stop();
       }, 1000).unref();
     } else reader?.stop();
+    return Promise.resolve();
   }
 
   /**
    * Backpressure: stop taking frames. For --overflow block (or a full spool) the socket is then no
    * longer read and TCP pushes back. `soft`: the pipeline is only slower than the feed for now; the
-   * reading thread goes on reading, and once its backlog reaches half --read-ahead-bytes frames are
-   * taken again (the pipeline then keeps them in the spool) rather than the feed see a slow reader.
+   * reading thread goes on reading, and once its backlog reaches half --read-ahead-bytes (or, with
+   * a spill on disk, half the spill's bound) frames are taken again (the pipeline then keeps them
+   * in the spool) rather than the feed see a slow reader.
    */
   pause(soft = false): void {
     if (this.#paused) {
@@ -199,13 +221,23 @@ export class PolygonSource {
    */
   canWait(): boolean {
     const ws = this.#ws;
+    if (!(ws instanceof ReaderSocket)) return false;
+    // With a spill, frames wait as they came, on disk, read back at the pipeline's full rate: far
+    // cheaper than taking them now and keeping every record in the spool (which is what made the
+    // bridge collapse to a third of its rate once behind).
+    if (ws.spills) return ws.spilledBytes < (this.#o.spill?.maxBytes ?? 0) / 2;
     const bound = this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
-    return ws instanceof ReaderSocket && (bound === 0 || ws.backlogBytes < bound / 2);
+    return bound === 0 || ws.backlogBytes < bound / 2;
   }
 
-  /** Bytes read by the reading thread and not yet taken (0 without a thread). */
+  /** Bytes read by the reading thread and not yet taken, in memory (0 without a thread). */
   get readAhead(): number {
     return this.#ws instanceof ReaderSocket ? this.#ws.backlogBytes : 0;
+  }
+
+  /** Bytes read by the reading thread and waiting on disk (its spill). */
+  get readAheadSpilled(): number {
+    return this.#ws instanceof ReaderSocket ? this.#ws.spilledBytes : 0;
   }
 
   resume(): void {
@@ -232,7 +264,7 @@ export class PolygonSource {
         return;
       case 'auth_failed':
         this.#o.onFatal(new Ws2kError('AUTH_FAILED', `authentication failed at ${this.#urlForLogs}: the feed said "${message}". Check POLYGON_API_KEY / --api-key`));
-        this.stop();
+        void this.stop();
         return;
       case 'success':
         if (this.#state === SourceStates.SUBSCRIBING) this.#streaming();
@@ -264,7 +296,7 @@ export class PolygonSource {
     this.#connectionId = randomUUID();
     const options = { maxPayload: this.#o.maxFrameBytes ?? 16 * 1024 * 1024, perMessageDeflate: false, skipUTF8Validation: true, ...(this.#o.ca !== undefined ? { ca: this.#o.ca } : {}) };
     const ws: FeedSocket =
-      this.#o.readThread === false ? new WebSocket(this.#o.url, options) : (this.#reader ??= new ReaderThread()).connect(this.#o.url, options, this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES);
+      this.#o.readThread === false ? new WebSocket(this.#o.url, options) : (this.#reader ??= new ReaderThread()).connect(this.#o.url, options, this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES, this.#o.spill);
     this.#ws = ws;
     ws.on('open', () => {
       this.#state = SourceStates.AUTHENTICATING;
@@ -286,6 +318,9 @@ export class PolygonSource {
     });
     ws.on('backlog', () => {
       if (this.#softPause && !this.canWait()) this.resume();
+    });
+    ws.on('warn', (code: string, message: string) => {
+      this.#o.log.warn({ code }, `[${code}] ${message}`);
     });
     ws.on('error', (err) => {
       if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {

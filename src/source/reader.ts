@@ -14,9 +14,16 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { ClientOptions } from 'ws';
 
+/** Where frames beyond the read-ahead bound wait on disk (frame-spill.js), and how much of it. */
+export interface SpillOptions {
+  dir: string;
+  maxBytes: number;
+}
+
 /** From the main thread to the reading thread, for the connection `id`. */
 export type ReaderCommand =
-  | { t: 'open'; id: number; url: string; options: ClientOptions; readAheadBytes: number; batchBytes: number }
+  | { t: 'open'; id: number; url: string; options: ClientOptions; readAheadBytes: number; batchBytes: number; spill?: SpillOptions | undefined }
+  | { t: 'drain'; id: number }
   | { t: 'taken'; id: number; bytes: number }
   | { t: 'send'; id: number; data: string }
   | { t: 'ping'; id: number }
@@ -26,7 +33,9 @@ export type ReaderCommand =
 /** From the reading thread: frames are concatenated in `data`; times are ms since the epoch (high resolution). */
 export type ReaderEvent =
   | { t: 'open'; id: number }
-  | { t: 'frames'; id: number; data: ArrayBuffer; lengths: Uint32Array; binary: Uint8Array; times: Float64Array; outstanding: number }
+  | { t: 'frames'; id: number; data: ArrayBuffer; lengths: Uint32Array; binary: Uint8Array; times: Float64Array; outstanding: number; spilled: number }
+  | { t: 'spill'; id: number; bytes: number }
+  | { t: 'warn'; id: number; code: 'SPOOL_WRITE_FAILED'; message: string }
   | { t: 'pong'; id: number }
   | { t: 'error'; id: number; message: string; code?: string }
   | { t: 'close'; id: number; code: number; reason: string };
@@ -54,16 +63,16 @@ export class ReaderThread {
   #sockets = new Map<number, ReaderSocket>();
 
   /** A connection to `url`, read in the thread. */
-  connect(url: string, options: ClientOptions, readAheadBytes: number): ReaderSocket {
+  connect(url: string, options: ClientOptions, readAheadBytes: number, spill?: SpillOptions): ReaderSocket {
     const worker = this.#start();
     const id = ++this.#next;
-    const socket = new ReaderSocket(id, (cmd) => worker.postMessage(cmd), () => {
+    const socket = new ReaderSocket(id, spill !== undefined, (cmd) => worker.postMessage(cmd), () => {
       this.#sockets.delete(id);
       this.idle();
     });
     this.#sockets.set(id, socket);
     worker.ref();
-    worker.postMessage({ t: 'open', id, url, options, readAheadBytes, batchBytes: READ_BATCH_BYTES } satisfies ReaderCommand);
+    worker.postMessage({ t: 'open', id, url, options, readAheadBytes, batchBytes: READ_BATCH_BYTES, spill } satisfies ReaderCommand);
     return socket;
   }
 
@@ -99,6 +108,8 @@ export class ReaderThread {
 /** One connection, read by the thread, as the source sees a `ws` WebSocket. */
 export class ReaderSocket extends EventEmitter {
   readonly id: number;
+  /** Frames beyond the read-ahead bound wait on disk instead of the socket being paused. */
+  readonly spills: boolean;
   readyState = CONNECTING;
   #post: (cmd: ReaderCommand) => void;
   #done: () => void;
@@ -109,10 +120,14 @@ export class ReaderSocket extends EventEmitter {
   /** The thread's count of bytes posted and not taken, at its last batch; and what was taken since. */
   #reported = 0;
   #takenSince = 0;
+  #spilled = 0;
+  /** stopping(): every frame is emitted as it comes. */
+  #stopping = false;
 
-  constructor(id: number, post: (cmd: ReaderCommand) => void, done: () => void) {
+  constructor(id: number, spills: boolean, post: (cmd: ReaderCommand) => void, done: () => void) {
     super();
     this.id = id;
+    this.spills = spills;
     this.#post = post;
     this.#done = done;
   }
@@ -125,6 +140,7 @@ export class ReaderSocket extends EventEmitter {
         return;
       case 'frames':
         this.#reported = e.outstanding;
+        this.#spilled = e.spilled;
         this.#takenSince = 0;
         if (this.#paused || this.#queued.length > 0) {
           this.#queued.push(e);
@@ -133,6 +149,13 @@ export class ReaderSocket extends EventEmitter {
         return;
       case 'pong':
         this.emit('pong');
+        return;
+      case 'spill':
+        this.#spilled = e.bytes;
+        this.emit('backlog', this.backlogBytes);
+        return;
+      case 'warn':
+        this.emit('warn', e.code, e.message);
         return;
       case 'error': {
         const err = Object.assign(new Error(e.message), e.code !== undefined ? { code: e.code } : {});
@@ -175,12 +198,24 @@ export class ReaderSocket extends EventEmitter {
     this.emit('close', e.code, Buffer.from(e.reason));
   }
 
-  /** Emits what waits here (paused) at once: the source is stopping, and the thread had read it. */
-  drainQueued(): void {
-    const paused = this.#paused;
+  /** Bytes of frames waiting on disk in the thread (not counted in backlogBytes). */
+  get spilledBytes(): number {
+    return this.#spilled;
+  }
+
+  /**
+   * The source is stopping: what waits here is emitted at once, and so is everything the thread
+   * still holds (in memory and on disk), whatever pause() says, then the `close` that follows
+   * close() or terminate().
+   */
+  stopping(): void {
+    this.#stopping = true;
     this.#paused = false;
     while (this.#queued.length > 0) this.#frames(this.#queued.shift()!);
-    this.#paused = paused;
+    const close = this.#closeQueued;
+    this.#closeQueued = undefined;
+    if (close !== undefined) this.#close(close);
+    else this.#post({ t: 'drain', id: this.id });
   }
 
   send(data: string): void {
@@ -196,7 +231,7 @@ export class ReaderSocket extends EventEmitter {
    * it pauses the socket itself (and TCP pushes back), so a pause costs no more than that bound.
    */
   pause(): void {
-    this.#paused = true;
+    if (!this.#stopping) this.#paused = true;
   }
 
   resume(): void {

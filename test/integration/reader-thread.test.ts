@@ -5,6 +5,9 @@
 // grows instead of the bridge's memory; ws's errors keep their codes; send, ping and pong.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,7 +142,7 @@ test('a connection refused is an error and a close, like ws', async () => {
   assert.equal(socket.readyState, ReaderStates.CLOSED);
 });
 
-test('drainQueued (the source stopping): frames read while paused are all emitted, in order, not dropped with the connection', async (t) => {
+test('stopping(): frames read while paused are all emitted, in order, not dropped with the connection; pause() no longer holds them', async (t) => {
   const s = await server();
   t.after(() => s.wss.close());
   const socket = thread.connect(s.url, OPTIONS, 1 << 20);
@@ -154,7 +157,91 @@ test('drainQueued (the source stopping): frames read while paused are all emitte
   }
   await until('every frame read by the thread', () => socket.backlogBytes === bytes);
   assert.equal(got.length, 0);
-  socket.drainQueued();
+  socket.stopping();
   assert.deepEqual(got.map((g) => g.text), Array.from({ length: 500 }, (_, i) => `f ${i}`));
+  socket.pause();
+  peer.send('after');
+  await until('a frame sent after stopping()', () => got.length === 501);
+  socket.close(1000, 'done');
+  await once(socket, 'close');
+});
+
+test('with a spill directory: paused beyond the read-ahead bound, the thread reads on and keeps frames on disk (the server holds nothing back); resumed, every frame once, in order, then the close; the files go', async (t) => {
+  const s = await server();
+  t.after(() => s.wss.close());
+  const dir = mkdtempSync(join(tmpdir(), 'ws2k-spill-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bound = 1 << 20;
+  const socket = thread.connect(s.url, OPTIONS, bound, { dir, maxBytes: 1 << 30 });
+  assert.equal(socket.spills, true);
+  const got = collect(socket);
+  const peer = await s.next();
+  await once(socket, 'open');
+  socket.pause();
+  const frame = 'x'.repeat(10_000);
+  const n = 5000; // 50 MB, fifty times the bound
+  for (let i = 0; i < n; i++) peer.send(`${i} ${frame}`);
+  await until('every frame read by the thread', () => socket.backlogBytes + socket.spilledBytes >= n * 10_000, 30_000);
+  assert.equal(peer.bufferedAmount, 0, 'the server holds nothing back: the socket was read on');
+  assert.equal(got.length, 0, 'nothing emitted while paused');
+  assert.ok(socket.backlogBytes <= bound + (1 << 20), `${socket.backlogBytes} bytes in memory (bound ${bound}, plus at most a batch)`);
+  assert.ok(socket.spilledBytes > 40 * 1024 * 1024, `${socket.spilledBytes} bytes on disk`);
+  assert.ok(readdirSync(dir).some((f) => f.startsWith('frames-')), 'segment files on disk');
+  peer.close(1000, 'done');
+  const closed = new Promise<number>((r) => socket.on('close', (code: number) => r(code)));
+  socket.resume();
+  await until(`${n} frames`, () => got.length === n, 30_000);
+  assert.equal(await closed, 1000, 'the close comes after the frames');
+  assert.ok(got.every((g, i) => g.text === `${i} ${frame}`), 'every frame once, in order');
+  assert.ok(got.every((g, i) => i === 0 || g.at >= got[i - 1]!.at), 'receive times kept through the disk');
+  assert.equal(socket.spilledBytes, 0);
+  assert.deepEqual(readdirSync(dir), [], 'the spill files are removed once read back');
+});
+
+test('with a spill directory: stopping() hands over what waits on disk, in order, before the close', async (t) => {
+  const s = await server();
+  t.after(() => s.wss.close());
+  const dir = mkdtempSync(join(tmpdir(), 'ws2k-spill-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = thread.connect(s.url, OPTIONS, 1 << 20, { dir, maxBytes: 1 << 30 });
+  const got = collect(socket);
+  const peer = await s.next();
+  await once(socket, 'open');
+  socket.pause();
+  const n = 3000;
+  for (let i = 0; i < n; i++) peer.send(`${i} ${'y'.repeat(5000)}`);
+  await until('frames on disk', () => socket.backlogBytes + socket.spilledBytes >= n * 5000 && socket.spilledBytes > 0, 30_000);
+  const closed = new Promise<number>((r) => socket.on('close', (code: number) => r(code)));
+  socket.stopping();
+  socket.close(1000, 'stopping');
+  await closed;
+  assert.equal(got.length, n, 'every frame before the close');
+  assert.ok(got.every((g, i) => g.text.startsWith(`${i} `)), 'in order');
+});
+
+test('with a spill directory that cannot be written: the thread warns (SPOOL_WRITE_FAILED) and pauses the socket at the bound, as without one; nothing is lost', async (t) => {
+  const s = await server();
+  t.after(() => s.wss.close());
+  const parent = mkdtempSync(join(tmpdir(), 'ws2k-spill-'));
+  t.after(() => rmSync(parent, { recursive: true, force: true }));
+  const dir = join(parent, 'file');
+  writeFileSync(dir, 'not a directory');
+  const bound = 256 * 1024;
+  const socket = thread.connect(s.url, OPTIONS, bound, { dir, maxBytes: 1 << 30 });
+  const warned = once(socket, 'warn');
+  const got = collect(socket);
+  const peer = await s.next();
+  await once(socket, 'open');
+  const [code, message] = (await warned) as [string, string];
+  assert.equal(code, 'SPOOL_WRITE_FAILED');
+  assert.match(message, /beyond --read-ahead-bytes the socket is paused/);
+  socket.pause();
+  const n = 5000;
+  for (let i = 0; i < n; i++) peer.send(`${i} ${'z'.repeat(10_000)}`);
+  await until('the server holding frames it cannot write', () => peer.bufferedAmount > 10 * 1024 * 1024);
+  assert.ok(socket.backlogBytes <= bound + 2 * (1 << 20));
+  socket.resume();
+  await until(`${n} frames`, () => got.length === n, 30_000);
+  assert.ok(got.every((g, i) => g.text.startsWith(`${i} `)));
   socket.close(1000, 'done');
 });
