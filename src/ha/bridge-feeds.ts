@@ -55,6 +55,10 @@ export function bridgeFeeds(bridge: Bridge): HaFeeds {
     pending: () => bridge.sink.unsafe() + bridge.sink.spooled(),
     holdDelivery: () => bridge.sink.pauseDelivery(),
     resumeDelivery: () => bridge.sink.resumeDelivery(),
-    discardUndelivered: () => bridge.sink.discardUndelivered(),
+    discardUndelivered: () => {
+      // Frames a stopped feed's reading thread still hands over (from its disk) go with the rest.
+      for (const f of bridge.feeds) f.source.forgetUnread();
+      return bridge.sink.discardUndelivered();
+    },
   };
 }

@@ -192,6 +192,8 @@ export class KafkaSink {
   #startWait: NodeJS.Timeout | undefined;
   #wakeStart: (() => void) | undefined;
   #wasFull = false;
+  /** The feeds were asked to wait (onWait) rather than fill the spool: lifted by onSpace. */
+  #softWait = false;
   /** True while new records go straight to the spool: Kafka unavailable, or --durability disk. */
   #toDisk: boolean;
   /** The spool has been used since it was last empty (for the "drained" log line). */
@@ -255,6 +257,7 @@ export class KafkaSink {
         // rather than every record go the slower way through the disk.
         this.queue.push(record, receivedAt, true);
         this.#wasFull = true;
+        this.#softWait = true;
         this.#o.metrics.bufferUsed = this.queue.size;
         this.#kick();
         return true;
@@ -795,6 +798,7 @@ export class KafkaSink {
     if (this.#pending.length > 0 && !this.#flushScheduled) this.#flushPending();
     if (this.#wasFull && this.queue.below(0.9) && !(this.#o.spool?.full ?? false) && this.#pending.length === 0) {
       this.#wasFull = false;
+      this.#softWait = false;
       this.#o.onSpace();
     }
     this.#send();
@@ -966,7 +970,16 @@ export class KafkaSink {
     } else {
       m.setLastError(`KAFKA_PRODUCE_FAILED`, `${codes.join(',')}: ${err.message}`);
     }
-    if (this.#failingSince === 0) this.#failingSince = now;
+    if (this.#failingSince === 0) {
+      this.#failingSince = now;
+      // Feeds waiting for acknowledgements (a soft pause) take frames again: while Kafka fails,
+      // what does not fit in memory goes to the spool, which survives a restart.
+      if (this.#softWait) {
+        this.#softWait = false;
+        this.#wasFull = false;
+        this.#o.onSpace();
+      }
+    }
     if (refused === undefined && now - this.#lastFailureLog > 5000) {
       this.#lastFailureLog = now;
       this.#o.log.warn(
@@ -1041,6 +1054,7 @@ export class KafkaSink {
     this.#lastAckAt = Date.now();
     if (this.#wasFull) {
       this.#wasFull = false;
+      this.#softWait = false;
       this.#o.onSpace();
     }
     this.#idle();

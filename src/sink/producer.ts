@@ -40,6 +40,8 @@ const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const MESSAGE_TOO_LARGE = 10;
 /** How long prepare() waits for topics just created to appear in the metadata. */
 const PREPARE_WAIT_MS = 10_000;
+/** How often prepare() reads the metadata again while it waits. */
+const PREPARE_POLL_MS = 100;
 
 /** What send() takes: a record and its topic (the memory queue's records and the spool's both are). */
 export interface SendRecord extends BatchRecord {
@@ -180,14 +182,16 @@ export class BatchProducer {
       }
       this.#version = Math.min(max, PRODUCE_MAX_VERSION);
     }
-    // Topics created a moment ago may not be in every broker's metadata yet: wait for them a
-    // little (up to PREPARE_WAIT_MS) before holding them as unknown.
-    for (let waited = 0; ; waited += 250) {
+    // Topics created a moment ago may not be in every broker's metadata yet, or not yet with a
+    // leader for every partition: wait for them a little (up to PREPARE_WAIT_MS) before holding
+    // them as unknown, so that the first events do not wait for a later metadata read.
+    for (let waited = 0; ; waited += PREPARE_POLL_MS) {
       await this.#readMetadata(topics, waited < PREPARE_WAIT_MS);
-      const late = topics.filter((t) => !this.#leaders.has(t) && this.#held.get(t) === UNKNOWN_TOPIC_OR_PARTITION);
-      if (late.length === 0 || waited >= PREPARE_WAIT_MS) break;
-      for (const t of late) this.#held.delete(t);
-      await new Promise((r) => setTimeout(r, 250));
+      const unknown = topics.filter((t) => !this.#leaders.has(t) && this.#held.get(t) === UNKNOWN_TOPIC_OR_PARTITION);
+      const leaderless = topics.filter((t) => this.#leaders.get(t)?.some((l) => l < 0) ?? false);
+      if ((unknown.length === 0 && leaderless.length === 0) || waited >= PREPARE_WAIT_MS) break;
+      for (const t of unknown) this.#held.delete(t);
+      await new Promise((r) => setTimeout(r, PREPARE_POLL_MS));
     }
     this.#ids ??= await this.#client.initProducerId();
   }

@@ -116,6 +116,10 @@ export class PolygonSource {
   #paused = false;
   /** The pause is the pipeline waiting (pause(true)): lifted when the reading thread's backlog reaches half its bound. */
   #softPause = false;
+  /** Ends a stop that is handing over the reading thread's frames (see forgetUnread). */
+  #stopping: (() => void) | undefined;
+  /** Said (info) that frames wait on disk; said again after the spill emptied. */
+  #spillSaid = false;
   #stopped = false;
   #urlForLogs: string;
   /** The current subscription params (changed at run time by the proxy). */
@@ -173,11 +177,14 @@ export class PolygonSource {
       // thread, or on disk) are delivered, not dropped with the connection: resolved once they
       // all were (the thread's close follows the last of them).
       const delivered = new Promise<void>((resolve) => {
-        ws.once('close', () => {
+        const done = () => {
+          this.#stopping = undefined;
           ws.removeAllListeners('message');
           reader?.stop();
           resolve();
-        });
+        };
+        this.#stopping = done;
+        ws.once('close', done);
       });
       ws.stopping();
       ws.close(1000, 'bridge shutting down');
@@ -193,6 +200,14 @@ export class PolygonSource {
       }, 1000).unref();
     } else reader?.stop();
     return Promise.resolve();
+  }
+
+  /**
+   * A stop is handing over what the reading thread had read (stop()): what has not come yet is
+   * forgotten instead (an HA member whose role another member took: its takeover gap covers them).
+   */
+  forgetUnread(): void {
+    this.#stopping?.();
   }
 
   /**
@@ -318,6 +333,14 @@ export class PolygonSource {
     });
     ws.on('backlog', () => {
       if (this.#softPause && !this.canWait()) this.resume();
+      if (ws instanceof ReaderSocket && ws.spilledBytes > 0 && !this.#spillSaid && this.#o.spill !== undefined) {
+        this.#spillSaid = true;
+        this.#o.log.info(
+          { readAheadBytes: this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES, dir: this.#o.spill.dir },
+          `the pipeline is behind the feed: frames beyond --read-ahead-bytes (${this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES}) wait on disk in ${this.#o.spill.dir}, read back in order (ws2kafka_read_ahead_spilled_bytes)`,
+        );
+      }
+      if (ws instanceof ReaderSocket && ws.spilledBytes === 0) this.#spillSaid = false;
     });
     ws.on('warn', (code: string, message: string) => {
       this.#o.log.warn({ code }, `[${code}] ${message}`);

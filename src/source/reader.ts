@@ -140,8 +140,12 @@ export class ReaderSocket extends EventEmitter {
         return;
       case 'frames':
         this.#reported = e.outstanding;
-        this.#spilled = e.spilled;
         this.#takenSince = 0;
+        if (this.#spilled > 0 && e.spilled === 0) {
+          this.#spilled = 0;
+          this.emit('backlog', this.backlogBytes);
+        }
+        this.#spilled = e.spilled;
         if (this.#paused || this.#queued.length > 0) {
           this.#queued.push(e);
           this.emit('backlog', this.backlogBytes);
