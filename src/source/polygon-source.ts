@@ -33,6 +33,9 @@ interface FeedSocket {
   terminate(): void;
 }
 
+/** The log says that frames wait on disk at most this often. */
+const SPILL_LOG_EVERY_MS = 60_000;
+
 /** --read-ahead-bytes by default: frames read and not yet taken by the main thread. */
 export const DEFAULT_READ_AHEAD_BYTES = 256 * 1024 * 1024;
 
@@ -118,8 +121,8 @@ export class PolygonSource {
   #softPause = false;
   /** Ends a stop that is handing over the reading thread's frames (see forgetUnread). */
   #stopping: (() => void) | undefined;
-  /** Said (info) that frames wait on disk; said again after the spill emptied. */
-  #spillSaid = false;
+  /** When the log last said that frames wait on disk (at most every SPILL_LOG_EVERY_MS). */
+  #spillSaidAt = 0;
   #stopped = false;
   #urlForLogs: string;
   /** The current subscription params (changed at run time by the proxy). */
@@ -333,14 +336,13 @@ export class PolygonSource {
     });
     ws.on('backlog', () => {
       if (this.#softPause && !this.canWait()) this.resume();
-      if (ws instanceof ReaderSocket && ws.spilledBytes > 0 && !this.#spillSaid && this.#o.spill !== undefined) {
-        this.#spillSaid = true;
+      if (ws instanceof ReaderSocket && ws.spilledBytes > 0 && Date.now() - this.#spillSaidAt >= SPILL_LOG_EVERY_MS && this.#o.spill !== undefined) {
+        this.#spillSaidAt = Date.now();
         this.#o.log.info(
           { readAheadBytes: this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES, dir: this.#o.spill.dir },
           `the pipeline is behind the feed: frames beyond --read-ahead-bytes (${this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES}) wait on disk in ${this.#o.spill.dir}, read back in order (ws2kafka_read_ahead_spilled_bytes)`,
         );
       }
-      if (ws instanceof ReaderSocket && ws.spilledBytes === 0) this.#spillSaid = false;
     });
     ws.on('warn', (code: string, message: string) => {
       this.#o.log.warn({ code }, `[${code}] ${message}`);

@@ -11,6 +11,7 @@ import { startMockServer } from '../../src/mock/server.ts';
 import { audit } from '../../src/verify/audit.ts';
 import { lastMetrics, metricOf, startBridge, testTopics, waitFor } from '../helpers/bridge.ts';
 import { faultBroker } from '../helpers/fault-broker.ts';
+import { freePort, metric } from '../helpers/net.ts';
 
 const broker = faultBroker(19092);
 before(() => broker.start(), { timeout: 180_000 });
@@ -126,7 +127,7 @@ function rssMb(pid: number): number {
   return Number(m?.[1] ?? NaN) / 1024;
 }
 
-test('a producer quota throttles Kafka to a tenth of the feed for 60 s: memory stays bounded, the spool absorbs the rest, everything arrives', { timeout: 400_000 }, async (t) => {
+test('a producer quota throttles Kafka to a tenth of the feed for 60 s: memory stays bounded, what the throttle holds back waits on disk (raw frames in the reading thread; the spool), everything arrives', { timeout: 400_000 }, async (t) => {
   const admin = new Admin({ clientId: 'ws2kafka-test', bootstrapBrokers: [broker.bootstrap] });
   const quota = (value: number | undefined) =>
     admin.alterClientQuotas({
@@ -142,13 +143,17 @@ test('a producer quota throttles Kafka to a tenth of the feed for 60 s: memory s
     await quota(undefined).catch(() => undefined);
     await admin.close();
   });
-  // A small read-ahead: what the throttle holds back goes to the spool rather than wait raw in the
-  // reading thread (half of --read-ahead-bytes would, 128 MiB by default: scenario 10; measured
-  // 621 MB peak RSS so, 405 MB with 8 MiB).
-  const bridge = startBridge(['--url', mock.url, '--brokers', broker.bootstrap, '--buffer-size', String(BUFFER), '--read-ahead-bytes', '8MiB', '--max-events', String(N), '--metrics-interval', '1s', ...topics.flags]);
+  // A small read-ahead: what the throttle holds back waits on disk, as the frames came, in the
+  // reading thread's spill, rather than in memory (docs/operations.md, scenario 10).
+  const port = await freePort();
+  const bridge = startBridge(['--url', mock.url, '--brokers', broker.bootstrap, '--buffer-size', String(BUFFER), '--read-ahead-bytes', '8MiB', '--max-events', String(N), '--metrics-interval', '1s', '--metrics-port', String(port), ...topics.flags]);
   t.after(() => bridge.proc.kill('SIGKILL'));
   let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(bridge.proc.pid!))), 250);
+  let peakSpilled = 0;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, rssMb(bridge.proc.pid!));
+    metric(port, /^ws2kafka_read_ahead_spilled_bytes (\d+)$/m).then((b) => (peakSpilled = Math.max(peakSpilled, b)), () => undefined);
+  }, 250);
   t.after(() => clearInterval(sampler));
   await waitFor(() => lastMetrics(bridge.stdout()).received > 0, 30_000, 'the first events');
   const t0 = Date.now();
@@ -161,9 +166,12 @@ test('a producer quota throttles Kafka to a tenth of the feed for 60 s: memory s
   clearInterval(sampler);
   assert.equal(code, 0, bridge.stderr().slice(-3000));
   const report = await audit({ brokers: [broker.bootstrap], topics: [topics.trades, topics.aggregates], routes: topics.routes, mockStats: mock.stats(true) });
-  t.diagnostic(`throttled: ${Math.round(throttled)} acked/s against ${RATE}/s offered (${(throttled / RATE).toFixed(3)}); spooled ${spooledMidway} by the end of the throttle; bridge peak RSS ${peakRss.toFixed(0)} MB; audit ${JSON.stringify({ delivered: report.delivered, lost: report.lost, duplicated: report.duplicated, reordered: report.reordered })}`);
+  t.diagnostic(`throttled: ${Math.round(throttled)} acked/s against ${RATE}/s offered (${(throttled / RATE).toFixed(3)}); frames on disk at the peak ${(peakSpilled / 1e6).toFixed(1)} MB; spooled ${spooledMidway} by the end of the throttle; bridge peak RSS ${peakRss.toFixed(0)} MB; audit ${JSON.stringify({ delivered: report.delivered, lost: report.lost, duplicated: report.duplicated, reordered: report.reordered })}`);
   assert.ok(throttled < RATE / 5, `the quota held Kafka well below the feed (${Math.round(throttled)}/s)`);
-  assert.ok(spooledMidway > RATE * 30, 'the spool absorbed the difference');
+  // 30 s of the feed's frames (about 107 bytes an event) at least waited on disk.
+  assert.ok(peakSpilled > RATE * 30 * 100, `the reading thread's disk absorbed the difference (${peakSpilled} bytes at the peak)`);
+  assert.match(bridge.stderr(), /the pipeline is behind the feed: frames beyond --read-ahead-bytes \(8388608\) wait on disk/);
+  assert.equal(mock.stats(true).sent.events, N, 'the feed sent everything: never a slow reader');
   assert.ok(peakRss < RSS_BOUND_MB, `peak RSS ${peakRss.toFixed(0)} MB within ${RSS_BOUND_MB} MB`);
   assert.equal(report.delivered, N);
   assert.equal(report.lost, 0);
