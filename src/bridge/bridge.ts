@@ -255,8 +255,18 @@ export class Bridge {
     if (this.#beat) clearInterval(this.#beat);
     const reading = this.feeds.filter((f) => f.reading);
     this.#feedsOn = false;
-    // Every frame the reading threads had read reaches the sink before the drain is measured.
-    await Promise.all(reading.map((f) => f.stop()));
+    // Every frame the reading threads had read (in memory or on disk) reaches the sink before the
+    // drain is measured; feeds stopped earlier (stopFeeds) may still be handing theirs over. Within
+    // --shutdown-timeout: past it, what is left is forgotten and the run state says so (a gap at
+    // the next start), rather than the stop outlast an orchestrator's grace period.
+    const handedOver = await Promise.race([
+      Promise.all(this.feeds.map((f) => f.stop())).then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), this.#o.config.shutdownTimeoutMs).unref()),
+    ]);
+    if (!handedOver) {
+      for (const f of this.feeds) f.source.forgetUnread();
+      this.#o.log.warn({ shutdownTimeoutMs: this.#o.config.shutdownTimeoutMs }, 'frames the reading threads had read were not all handed over within --shutdown-timeout: the rest is recorded as a gap at the next start');
+    }
     const drained = await this.sink.drain(this.#o.config.shutdownTimeoutMs);
     if (!drained) this.sink.spillToSpool();
     // Spooled records are safe on disk and replayed at the next start; only memory is lost.
@@ -264,7 +274,7 @@ export class Bridge {
     const spooled = this.sink.spooled();
     if (!drained && spooled > 0) this.#o.log.warn({ spooled }, `${spooled} events are not yet in Kafka but safe in the spool: they are replayed at the next start`);
     await this.sink.close();
-    for (const f of reading) f.closeRunState(true);
+    for (const f of reading) f.closeRunState(handedOver);
     this.#unlock?.();
     return { unacknowledged };
   }

@@ -156,6 +156,9 @@ export class Feed {
     this.#o.runState.write(this.source.connectionId, at, false);
   }
 
+  /** The last stop's hand-over (resolved when none is under way). */
+  #stopped: Promise<void> = Promise.resolve();
+
   /** Records where reading ended: clean (a chosen stop) or not (the process is dying). */
   closeRunState(clean: boolean): void {
     this.#o.runState?.write(this.source.connectionId, this.source.lastFrameAt, clean);
@@ -168,12 +171,16 @@ export class Feed {
     this.source.start();
   }
 
-  /** Stops reading: a window still open is reported with `why`; what was read still goes to Kafka. */
-  /** Resolved once every frame read was handed to the sink (see PolygonSource.stop). */
+  /**
+   * Stops reading: a window still open is reported with `why`; what was read still goes to Kafka.
+   * Resolved once every frame read was handed to the sink (see PolygonSource.stop); called again
+   * while that lasts (or after), the same promise.
+   */
   stop(why?: string): Promise<void> {
-    if (!this.#on) return Promise.resolve();
+    if (!this.#on) return this.#stopped;
     this.#on = false;
-    return this.source.stop(why);
+    this.#stopped = this.source.stop(why);
+    return this.#stopped;
   }
 
   /**

@@ -40,6 +40,8 @@ const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const MESSAGE_TOO_LARGE = 10;
 /** How long prepare() waits for topics just created to appear in the metadata. */
 const PREPARE_WAIT_MS = 10_000;
+/** How long prepare() waits for fresh partitions' leaders. */
+const LEADER_WAIT_MS = 2_000;
 /** How often prepare() reads the metadata again while it waits. */
 const PREPARE_POLL_MS = 100;
 
@@ -189,7 +191,9 @@ export class BatchProducer {
       await this.#readMetadata(topics, waited < PREPARE_WAIT_MS);
       const unknown = topics.filter((t) => !this.#leaders.has(t) && this.#held.get(t) === UNKNOWN_TOPIC_OR_PARTITION);
       const leaderless = topics.filter((t) => this.#leaders.get(t)?.some((l) => l < 0) ?? false);
-      if ((unknown.length === 0 && leaderless.length === 0) || waited >= PREPARE_WAIT_MS) break;
+      // A partition whose broker is down at the start waits alone later: a leader is waited for
+      // only briefly (a topic created a moment ago gets its leaders within milliseconds).
+      if ((unknown.length === 0 && (leaderless.length === 0 || waited >= LEADER_WAIT_MS)) || waited >= PREPARE_WAIT_MS) break;
       for (const t of unknown) this.#held.delete(t);
       await new Promise((r) => setTimeout(r, PREPARE_POLL_MS));
     }

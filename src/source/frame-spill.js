@@ -102,7 +102,9 @@ export class FrameSpill {
   }
 
   #startSegment() {
-    if (this.#writeFd >= 0 && this.#writeFd !== this.#readFd) closeSync(this.#writeFd);
+    const previous = this.#writeFd;
+    this.#writeFd = -1;
+    if (previous >= 0 && previous !== this.#readFd) closeSync(previous);
     const n = this.#next++;
     this.#writeFd = openSync(this.#path(n), 'w+');
     this.#segments.push(n);
@@ -184,10 +186,16 @@ export class FrameSpill {
 
   /** Closes and removes every file (what waits is forgotten). */
   close() {
-    if (this.#readFd >= 0 && this.#readFd !== this.#writeFd) closeSync(this.#readFd);
-    if (this.#writeFd >= 0) closeSync(this.#writeFd);
+    const fds = new Set([this.#readFd, this.#writeFd].filter((fd) => fd >= 0));
     this.#readFd = -1;
     this.#writeFd = -1;
+    for (const fd of fds) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed: nothing more to release
+      }
+    }
     this.#readSeg = -1;
     this.#readAt = 0;
     for (const seg of this.#segments) rmSync(this.#path(seg), { force: true });

@@ -186,7 +186,10 @@ export class PolygonSource {
           reader?.stop();
           resolve();
         };
-        this.#stopping = done;
+        this.#stopping = () => {
+          ws.forget();
+          done();
+        };
         ws.once('close', done);
       });
       ws.stopping();
@@ -243,7 +246,7 @@ export class PolygonSource {
     // With a spill, frames wait as they came, on disk, read back at the pipeline's full rate: far
     // cheaper than taking them now and keeping every record in the spool (which is what made the
     // bridge collapse to a third of its rate once behind).
-    if (ws.spills) return ws.spilledBytes < (this.#o.spill?.maxBytes ?? 0) / 2;
+    if (ws.canSpill) return ws.spilledBytes < (this.#o.spill?.maxBytes ?? 0) / 2;
     const bound = this.#o.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
     return bound === 0 || ws.backlogBytes < bound / 2;
   }
@@ -328,7 +331,9 @@ export class PolygonSource {
       // The reading thread's own receive time, when it read the frame.
       const now = receivedAt ?? performance.now();
       this.#lastSeenAt = Date.now();
-      this.#lastFrameAt = this.#lastSeenAt;
+      // The gap a crash leaves starts at the last frame handled; its receive time, since frames
+      // received after it (waiting in the reading thread, maybe on disk) were never handled.
+      this.#lastFrameAt = Math.round(performance.timeOrigin + now);
       this.#o.onFrame(data, now, isBinary);
     });
     ws.on('pong', () => {

@@ -41,7 +41,7 @@ let spill;
 let spillMax = 0;
 /** @type {Array<{ batch: Batch } | { event: ReaderEvent }>} */
 let tail = [];
-/** The main thread is stopping: everything waiting is posted at once, whatever the bound. */
+/** The main thread is stopping: batches are no longer held back by the read-ahead bound (what waits is posted as it takes). */
 let draining = false;
 /** When the last spill write failure was reported (one warning per 5 s). */
 let spillWarnedAt = 0;
@@ -125,10 +125,11 @@ function postBatch(b) {
   post({ t: 'frames', id, ...b, outstanding, spilled: spill?.bytes ?? 0 }, [b.data, b.lengths.buffer, b.binary.buffer, b.times.buffer]);
 }
 
-/** Posts what waits on disk, then in the tail, while the main thread's backlog is short (all of it when draining). */
+/** Posts what waits on disk, then in the tail, while the main thread's backlog is short. */
 function refill() {
   while (behind()) {
-    if (!draining && readAhead > 0 && outstanding >= Math.min(readAhead, REFILL_BYTES)) break;
+    // Draining too: the main thread takes as it goes, so the disk is not read into memory at once.
+    if (readAhead > 0 && outstanding >= Math.min(readAhead, REFILL_BYTES)) break;
     if (spill !== undefined && !spill.empty) {
       const waiting = spill.bytes;
       /** @type {Batch | undefined} */
@@ -236,6 +237,11 @@ port.on('message', (/** @type {ReaderCommand} */ cmd) => {
       draining = true;
       flush();
       refill();
+      return;
+    case 'forget':
+      // What waits is not wanted (an HA member's takeover gap covers it): its files go now.
+      tail = [];
+      spill?.close();
       return;
     case 'send':
       if (ws?.readyState === WebSocket.OPEN) ws.send(cmd.data);

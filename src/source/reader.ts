@@ -24,6 +24,7 @@ export interface SpillOptions {
 export type ReaderCommand =
   | { t: 'open'; id: number; url: string; options: ClientOptions; readAheadBytes: number; batchBytes: number; spill?: SpillOptions | undefined }
   | { t: 'drain'; id: number }
+  | { t: 'forget'; id: number }
   | { t: 'taken'; id: number; bytes: number }
   | { t: 'send'; id: number; data: string }
   | { t: 'ping'; id: number }
@@ -121,6 +122,8 @@ export class ReaderSocket extends EventEmitter {
   #reported = 0;
   #takenSince = 0;
   #spilled = 0;
+  /** The thread said it could not keep frames on disk, and has not kept any since. */
+  #spillFailing = false;
   /** stopping(): every frame is emitted as it comes. */
   #stopping = false;
 
@@ -156,10 +159,13 @@ export class ReaderSocket extends EventEmitter {
         return;
       case 'spill':
         this.#spilled = e.bytes;
+        this.#spillFailing = false;
         this.emit('backlog', this.backlogBytes);
         return;
       case 'warn':
+        this.#spillFailing = true;
         this.emit('warn', e.code, e.message);
+        this.emit('backlog', this.backlogBytes);
         return;
       case 'error': {
         const err = Object.assign(new Error(e.message), e.code !== undefined ? { code: e.code } : {});
@@ -202,6 +208,11 @@ export class ReaderSocket extends EventEmitter {
     this.emit('close', e.code, Buffer.from(e.reason));
   }
 
+  /** Frames beyond the read-ahead bound can wait on disk now (a spill directory, and no failure since the last write). */
+  get canSpill(): boolean {
+    return this.spills && !this.#spillFailing;
+  }
+
   /** Bytes of frames waiting on disk in the thread (not counted in backlogBytes). */
   get spilledBytes(): number {
     return this.#spilled;
@@ -220,6 +231,11 @@ export class ReaderSocket extends EventEmitter {
     this.#closeQueued = undefined;
     if (close !== undefined) this.#close(close);
     else this.#post({ t: 'drain', id: this.id });
+  }
+
+  /** The thread forgets what it still holds for this connection (its files on disk go). */
+  forget(): void {
+    this.#post({ t: 'forget', id: this.id });
   }
 
   send(data: string): void {

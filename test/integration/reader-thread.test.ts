@@ -245,3 +245,24 @@ test('with a spill directory that cannot be written: the thread warns (SPOOL_WRI
   assert.ok(got.every((g, i) => g.text.startsWith(`${i} `)));
   socket.close(1000, 'done');
 });
+
+test('with a spill directory: forget() drops what waits on disk and removes its files (an HA member whose role another took)', async (t) => {
+  const s = await server();
+  t.after(() => s.wss.close());
+  const dir = mkdtempSync(join(tmpdir(), 'ws2k-spill-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = thread.connect(s.url, OPTIONS, 1 << 20, { dir, maxBytes: 1 << 30 });
+  collect(socket);
+  const peer = await s.next();
+  await once(socket, 'open');
+  socket.pause();
+  for (let i = 0; i < 2000; i++) peer.send(`${i} ${'w'.repeat(5000)}`);
+  await until('frames on disk', () => socket.spilledBytes > 4 * 1024 * 1024, 30_000);
+  assert.ok(readdirSync(dir).length > 0);
+  socket.forget();
+  await until('the spill files removed', () => readdirSync(dir).length === 0);
+  const closed = once(socket, 'close');
+  socket.stopping();
+  socket.terminate();
+  await closed;
+});
