@@ -476,6 +476,9 @@ export class KafkaSink {
     // broker answers nothing), and batches waiting only for them are detached.
     this.#probeTimer = setInterval(() => {
       if (!this.#ready || this.#closed || this.#paused) return;
+      // Room made other than by an acknowledgement (memory moved to the spool) resumes the feeds too:
+      // a feed waiting in its reading thread (which can hold frames on disk) never waits for nothing.
+      this.#checkSpace();
       this.#producer.tick();
       if (this.#out.length > 0 && this.#producer.parked().length > 0) this.#detachParked();
       if ((this.held.topics.size > 0 && this.#probe === undefined) || this.parked.topics.size > 0 || this.#out.length > 0) this.#send();
@@ -796,12 +799,17 @@ export class KafkaSink {
     }
     for (const refuse of refusals) refuse();
     if (this.#pending.length > 0 && !this.#flushScheduled) this.#flushPending();
+    this.#checkSpace();
+    this.#send();
+  }
+
+  /** The buffer has room again after being full: the feeds take frames again. */
+  #checkSpace(): void {
     if (this.#wasFull && this.queue.below(0.9) && !(this.#o.spool?.full ?? false) && this.#pending.length === 0) {
       this.#wasFull = false;
       this.#softWait = false;
       this.#o.onSpace();
     }
-    this.#send();
   }
 
   /**
