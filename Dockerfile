@@ -59,4 +59,4 @@ fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}/livez`, { signa
 STOPSIGNAL SIGTERM
 # Exec form: node is PID 1 and gets SIGTERM itself (no shell in between). ws2kafka handles SIGTERM
 # and SIGINT (drain, then exit 0) and starts no child processes, so no init is needed to reap them.
-ENTRYPOINT ["node", "--max-semi-space-size=8", "bin/ws2kafka.js", "run"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "bin/ws2kafka.js", "run"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=8 --no-allocation-site-pretenuring
 // The sources are TypeScript with erasable syntax only: Node >= 22.18 runs them directly,
 // so there is no build step to remember. The V8 flags in the first line are those of
 // src/cli/node-flags.ts. This shim only checks the Node version first: the

@@ -48,11 +48,13 @@ test('kafka without an action lists the actions', async () => {
   assert.match(r.stderr, /one of: start, stop, status/);
 });
 
-test('the V8 flags agree: the shebang of bin/ws2kafka.js, npm start, and src/cli/node-flags.ts', async () => {
+test('the V8 flags agree: the shebang of bin/ws2kafka.js, npm start, the image and src/cli/node-flags.ts', async () => {
   const { readFile } = await import('node:fs/promises');
   const { NODE_FLAGS } = await import('../../src/cli/node-flags.ts');
   const shebang = (await readFile(cli, 'utf8')).split('\n')[0]!;
   assert.equal(shebang, `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
   const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
   assert.equal(pkg.scripts.start, `node ${NODE_FLAGS.join(' ')} bin/ws2kafka.js run --demo`);
+  const dockerfile = await readFile(new URL('../../Dockerfile', import.meta.url), 'utf8');
+  assert.match(dockerfile, new RegExp(`^ENTRYPOINT \\["node", ${NODE_FLAGS.map((f) => `"${f}", `).join('')}"bin/ws2kafka.js", "run"\\]$`, 'm'));
 });
