@@ -21,6 +21,7 @@ import { ws2kafkaHome } from '../kafka-local/home.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Feed, offerDeadLetter, TAG_DEAD_LETTER, TAG_GAP } from './feed.ts';
+import { warmUp } from './warm-up.ts';
 
 /** How often the run state records the last data time: a crash's gap starts at most this early. */
 const RUN_STATE_BEAT_MS = 1000;
@@ -181,8 +182,14 @@ export class Bridge {
       },
       (err: unknown) => this.#o.onDone({ code: 1, reason: err instanceof Ws2kError ? `${err.message} [${err.code}]` : `Kafka: ${String(err)}` }),
     );
+    // While Kafka's connections are being set up: the first live events then meet compiled code.
+    const c = this.#o.config;
+    if (c.warmUpEvents > 0) {
+      const w = warmUp(c.warmUpEvents, c.compression, c.maxDepth);
+      this.#o.log.debug({ events: w.events, ms: Math.round(w.ms) }, 'warm-up done');
+    }
     if (this.#o.deferFeeds !== true) this.startFeeds();
-    const max = this.#o.config.maxEvents;
+    const max = c.maxEvents;
     if (max > 0) {
       this.#watch = setInterval(() => {
         if (this.metrics.eventsProduced >= max) {

@@ -45,6 +45,8 @@ export interface RunConfig {
   bufferBytes: number;
   /** --read-ahead-bytes: frames a feed's reading thread keeps before the pipeline takes them; 0: no reading thread. */
   readAheadBytes: number;
+  /** Synthetic events run through the hot path at start (src/bridge/warm-up.ts); 0: none. */
+  warmUpEvents: number;
   overflow: (typeof OVERFLOWS)[number];
   durability: (typeof DURABILITIES)[number];
   spoolDir: string | undefined;
@@ -162,6 +164,7 @@ export const RUN_OPTIONS: readonly Option[] = [
   { key: 'inflight', flag: 'inflight', env: 'KAFKA_INFLIGHT', arg: 'N', default: '5', parse: int(1, 5), help: 'produce requests in flight per broker, and batches per partition (1 to 5; the idempotent producer keeps order within 5)' },
   { key: 'bufferSize', flag: 'buffer-size', env: 'KAFKA_BUFFER_SIZE', arg: 'EVENTS', default: '200000', parse: int(1000, 50_000_000), help: 'events held in memory between socket and Kafka' },
   { key: 'bufferBytes', flag: 'buffer-bytes', env: 'KAFKA_BUFFER_BYTES', arg: 'BYTES', default: BUFFER_BYTES_DEFAULT, parse: (o, v) => parseBytes(o, v, 64 * 1024, 1024 ** 4, true), help: "bytes the memory buffer keeps alive: the frames its events are read from (each counted whole, once) and each record's objects; when reached, --overflow applies as for --buffer-size. Sizes: 256MB (10^6), 256MiB or 256m (2^20), 1GiB; 64KiB to 1TiB, or 0 (no byte bound)" },
+  { key: 'warmUpEvents', flag: 'warm-up-events', env: 'WARM_UP_EVENTS', arg: 'N', default: '100000', parse: int(0, 10_000_000), help: 'synthetic events run once through splitting, the buffer and the record-batch encoder at start, before the feeds are subscribed, so that the first live events meet compiled code (0: none)' },
   { key: 'readAheadBytes', flag: 'read-ahead-bytes', env: 'READ_AHEAD_BYTES', arg: 'BYTES', default: READ_AHEAD_BYTES_DEFAULT, parse: (o, v) => (v.trim() === '0' ? 0 : parseBytes(o, v, 1024 * 1024, 1024 ** 4)), help: 'frames each feed\'s reading thread keeps, as they came, while the pipeline is busy (a burst): the socket is read at its own rate up to this, then paused. 1MiB to 1TiB, or 0: read the socket on the main thread (no reading thread)' },
   { key: 'overflow', flag: 'overflow', env: 'OVERFLOW', arg: OVERFLOWS.join('|'), default: 'spool', parse: (o, v) => parseChoice(o, v, OVERFLOWS), help: 'when the memory buffer is full: spool (write to the disk spool, replay in order), block (pause reading the socket) or drop (discard and count)' },
   { key: 'durability', flag: 'durability', env: 'DURABILITY', arg: DURABILITIES.join('|'), default: 'memory', parse: (o, v) => parseChoice(o, v, DURABILITIES), help: 'disk: every event is written to the spool before it is produced, so a crash loses nothing read (see docs/operations.md)' },
