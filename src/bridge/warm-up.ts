@@ -6,8 +6,9 @@
 // first live events met interpreted code and a WebAssembly compressor not yet tiered up: the
 // feed, which starts at its full rate on subscription, outran the bridge for its first half
 // second, and what waited (records living long enough to be promoted, the frames they hold) set
-// the process's peak memory and the first second's latency (docs/benchmarks.md, "The first half
-// second"). The work is synchronous and runs while Kafka's connections are being set up.
+// the process's peak memory and the first second's latency (docs/benchmarks.md, "Memory at
+// 300,000 events/s, and the first half second"). The work is synchronous and runs while Kafka's
+// connections are being set up.
 import type { Compression } from '../sink/record-batch.ts';
 import { partitionOf, RecordBatchEncoder } from '../sink/record-batch.ts';
 import { RecordQueue, type OutRecord } from '../sink/record-queue.ts';
