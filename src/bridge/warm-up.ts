@@ -58,11 +58,12 @@ export function warmUp(events: number, compression: Compression, maxDepth: numbe
   const flush = () => {
     const { records, times } = queue.take(Infinity);
     const order = new Int32Array(records.length);
+    const partition = records.map((r) => partitionOf(r.key!, PARTITIONS));
     // The producer writes one batch per partition, records in their order.
     let at = 0;
     for (let p = 0; p < PARTITIONS; p++) {
       const from = at;
-      for (let i = 0; i < records.length; i++) if (partitionOf(records[i]!.key!, PARTITIONS) === p) order[at++] = i;
+      for (let i = 0; i < records.length; i++) if (partition[i] === p) order[at++] = i;
       if (at > from) {
         last = encoder.encode(records, order, from, at, ids, Date.now(), times);
         batches++;
